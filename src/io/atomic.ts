@@ -1,0 +1,20 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Writes a file so that readers never see it half-written: the bytes go to a
+ * temporary file in the same folder, which is then renamed over the target
+ * (rename is atomic within one file system). On failure the temp file is removed.
+ */
+export async function writeFileAtomic(target: string, data: Uint8Array | string): Promise<void> {
+  const dir = path.dirname(target);
+  await fs.mkdir(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    await fs.writeFile(tmp, data);
+    await fs.rename(tmp, target);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+}

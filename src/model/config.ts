@@ -1,0 +1,130 @@
+/**
+ * One config object builds the whole codec (as in DAC); it is saved beside the
+ * weights so a model directory always knows how to rebuild itself.
+ */
+import { VqcodecError } from '../errors.js';
+import type { Padding } from './conv.js';
+
+export interface QuantizerConfig {
+  /** Entries per codebook (K). */
+  codebookSize: number;
+  /** Codebook entry width (D): the encoder's latent width. */
+  dim: number;
+  /** Residual VQ depth: each codebook quantizes what the previous ones left. */
+  numCodebooks: number;
+  /** Commitment weight β in β·||z_e − sg[e]||². */
+  commitmentWeight: number;
+  /** Update codebooks by exponential moving averages of assigned vectors instead of the codebook loss. */
+  ema: boolean;
+  emaDecay: number;
+  /** Laplace smoothing of EMA cluster sizes, so no entry divides by zero. */
+  emaEpsilon: number;
+  /** Initialise each codebook by k-means on the first training batch. */
+  kmeansInit: boolean;
+  kmeansIterations: number;
+  /** A code whose usage (EMA of assignments per step) falls below this is restarted; 0 disables. */
+  deadCodeThreshold: number;
+  /** Probability that a training batch uses a random number (1..N) of codebooks, so one model serves every bitrate. */
+  quantizerDropout: number;
+}
+
+export interface CodecConfig {
+  sampleRate: number;
+  /** Width of the first encoder stage; doubles after each downsampling, up to maxChannels. */
+  channels: number;
+  maxChannels: number;
+  /** Downsampling factors; their product is the hop (samples per frame). */
+  strides: number[];
+  /** Dilations of the residual units in each stage. */
+  dilations: number[];
+  kernelSize: number;
+  padding: Padding;
+  quantizer: QuantizerConfig;
+}
+
+export const DEFAULT_CONFIG: CodecConfig = {
+  sampleRate: 16000,
+  channels: 16,
+  maxChannels: 256,
+  strides: [2, 4, 5, 8],
+  dilations: [1, 3, 9],
+  kernelSize: 7,
+  padding: 'same',
+  quantizer: {
+    codebookSize: 1024,
+    dim: 64,
+    numCodebooks: 8,
+    commitmentWeight: 0.25,
+    ema: true,
+    emaDecay: 0.99,
+    emaEpsilon: 1e-5,
+    kmeansInit: true,
+    kmeansIterations: 10,
+    deadCodeThreshold: 0.02,
+    quantizerDropout: 0.5,
+  },
+};
+
+/** A deep copy of the default config with `overrides` applied (quantizer fields merge). */
+export function makeConfig(overrides: DeepPartial<CodecConfig> = {}): CodecConfig {
+  const config: CodecConfig = {
+    ...DEFAULT_CONFIG,
+    ...overrides,
+    strides: [...(overrides.strides ?? DEFAULT_CONFIG.strides)] as number[],
+    dilations: [...(overrides.dilations ?? DEFAULT_CONFIG.dilations)] as number[],
+    quantizer: { ...DEFAULT_CONFIG.quantizer, ...overrides.quantizer },
+  };
+  validateConfig(config);
+  return config;
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export function hopLength(config: CodecConfig): number {
+  return config.strides.reduce((a, b) => a * b, 1);
+}
+
+export function frameRate(config: CodecConfig): number {
+  return config.sampleRate / hopLength(config);
+}
+
+/** Bits per second of `numCodebooks` codebooks: N · ceil(log2 K) · frame rate. */
+export function bitrate(config: CodecConfig, numCodebooks = config.quantizer.numCodebooks): number {
+  return numCodebooks * Math.ceil(Math.log2(config.quantizer.codebookSize)) * frameRate(config);
+}
+
+/** Channel width of encoder stage i (0 = the first, full-rate stage). */
+export function stageChannels(config: CodecConfig, stage: number): number {
+  return Math.min(config.channels * 2 ** stage, config.maxChannels);
+}
+
+function isPositiveInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0;
+}
+
+/** Throws a one-line VqcodecError naming the first impossible value. */
+export function validateConfig(c: CodecConfig): void {
+  const fail = (what: string): never => {
+    throw new VqcodecError(`invalid config: ${what}`);
+  };
+  if (!isPositiveInt(c.sampleRate) || c.sampleRate < 1000) fail(`sampleRate must be an integer ≥ 1000 (got ${c.sampleRate})`);
+  if (!isPositiveInt(c.channels)) fail(`channels must be a positive integer (got ${c.channels})`);
+  if (!isPositiveInt(c.maxChannels) || c.maxChannels < c.channels) fail(`maxChannels must be an integer ≥ channels (got ${c.maxChannels})`);
+  if (!Array.isArray(c.strides) || c.strides.length === 0 || !c.strides.every((s) => isPositiveInt(s) && s >= 2)) {
+    fail(`strides must be a non-empty list of integers ≥ 2 (got ${JSON.stringify(c.strides)})`);
+  }
+  if (!Array.isArray(c.dilations) || !c.dilations.every(isPositiveInt)) fail(`dilations must be positive integers (got ${JSON.stringify(c.dilations)})`);
+  if (!isPositiveInt(c.kernelSize) || c.kernelSize % 2 === 0) fail(`kernelSize must be an odd positive integer (got ${c.kernelSize})`);
+  if (c.padding !== 'same' && c.padding !== 'causal') fail(`padding must be 'same' or 'causal' (got ${String(c.padding)})`);
+  const q = c.quantizer;
+  if (q === undefined || typeof q !== 'object') fail('quantizer settings are missing');
+  if (!isPositiveInt(q.codebookSize) || q.codebookSize < 2 || q.codebookSize > 65536) fail(`codebookSize must be an integer in 2..65536 (got ${q.codebookSize})`);
+  if (!isPositiveInt(q.dim)) fail(`quantizer dim must be a positive integer (got ${q.dim})`);
+  if (!isPositiveInt(q.numCodebooks) || q.numCodebooks > 255) fail(`numCodebooks must be an integer in 1..255 (got ${q.numCodebooks})`);
+  if (!(q.commitmentWeight >= 0)) fail(`commitmentWeight must be ≥ 0 (got ${q.commitmentWeight})`);
+  if (!(q.emaDecay > 0 && q.emaDecay < 1)) fail(`emaDecay must be in (0, 1) (got ${q.emaDecay})`);
+  if (!(q.emaEpsilon > 0)) fail(`emaEpsilon must be > 0 (got ${q.emaEpsilon})`);
+  if (!(Number.isInteger(q.kmeansIterations) && q.kmeansIterations >= 0)) fail(`kmeansIterations must be an integer ≥ 0 (got ${q.kmeansIterations})`);
+  if (!(q.deadCodeThreshold >= 0)) fail(`deadCodeThreshold must be ≥ 0 (got ${q.deadCodeThreshold})`);
+  if (!(q.quantizerDropout >= 0 && q.quantizerDropout <= 1)) fail(`quantizerDropout must be in [0, 1] (got ${q.quantizerDropout})`);
+}

@@ -1,0 +1,75 @@
+/**
+ * 1-D convolution as a custom-gradient op built only from kernels the wasm backend has.
+ *
+ * tfjs cannot differentiate dilated convolutions on any backend, and wasm has no
+ * Conv2DBackpropFilter. So the backward pass is written by hand:
+ *  - input gradient: the "full" correlation of the upstream gradient with the
+ *    tap-reversed, in/out-transposed kernel (same dilation) — one fast conv;
+ *  - weight gradient: an im2col of the input (K shifted slices, channels first)
+ *    times the upstream gradient, as one plain 2-D matmul. The transpose is done
+ *    explicitly because wasm's transposeA matmul path is ~10x slower.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type Conv1dOp = (x: tf.Tensor3D, w: tf.Tensor3D) => tf.Tensor3D;
+const ops = new Map<number, Conv1dOp>();
+
+/**
+ * 'valid' stride-1 convolution. x: [batch, time, inChannels] (already padded),
+ * w: [taps, inChannels, outChannels]; output time = time - (taps - 1) * dilation.
+ */
+export function conv1dValid(x: tf.Tensor3D, w: tf.Tensor3D, dilation = 1): tf.Tensor3D {
+  let op = ops.get(dilation);
+  if (op === undefined) {
+    op = makeConv1dOp(dilation);
+    ops.set(dilation, op);
+  }
+  return op(x, w);
+}
+
+function makeConv1dOp(dilation: number): Conv1dOp {
+  // tfjs passes the save function as the last argument.
+  return tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x, w]);
+    return {
+      value: tf.conv1d(x as tf.Tensor3D, w as tf.Tensor3D, 1, 'valid', 'NWC', dilation),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor3D, tf.Tensor3D];
+        return [inputGrad(dy as tf.Tensor3D, ws, dilation), weightGrad(xs, dy as tf.Tensor3D, ws.shape[0], dilation)];
+      },
+    };
+  }) as never) as unknown as Conv1dOp;
+}
+
+function inputGrad(dy: tf.Tensor3D, w: tf.Tensor3D, dilation: number): tf.Tensor3D {
+  return tf.tidy(() => {
+    const span = (w.shape[0] - 1) * dilation;
+    const padded = span > 0 ? tf.pad(dy, [[0, 0], [span, span], [0, 0]]) : dy;
+    const flipped = tf.transpose(tf.reverse(w, 0), [0, 2, 1]);
+    return tf.conv1d(padded, flipped as tf.Tensor3D, 1, 'valid', 'NWC', dilation);
+  });
+}
+
+function weightGrad(x: tf.Tensor3D, dy: tf.Tensor3D, taps: number, dilation: number): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [batch, , inCh] = x.shape;
+    const [, outTime, outCh] = dy.shape;
+    const channelsFirst = tf.transpose(x, [2, 0, 1]); // [inCh, batch, time]
+    const slices: tf.Tensor[] = [];
+    for (let k = 0; k < taps; k++) slices.push(tf.slice(channelsFirst, [0, 0, k * dilation], [inCh, batch, outTime]));
+    const columns = tf.reshape(taps === 1 ? slices[0] : tf.concat(slices, 0), [taps * inCh, batch * outTime]);
+    const grad = tf.matMul(columns as tf.Tensor2D, tf.reshape(dy, [batch * outTime, outCh]) as tf.Tensor2D);
+    return tf.reshape(grad, [taps, inCh, outCh]);
+  });
+}
+
+/** How a conv pads its input: centred ('same') or only on the left ('causal', for streaming). */
+export type Padding = 'same' | 'causal';
+
+/** Pads time so that a valid conv of `taps` taps at `dilation` keeps the length. */
+export function padForConv(x: tf.Tensor3D, taps: number, dilation: number, padding: Padding): tf.Tensor3D {
+  const span = (taps - 1) * dilation;
+  if (span === 0) return x;
+  const left = padding === 'causal' ? span : Math.floor(span / 2);
+  return tf.pad(x, [[0, 0], [left, span - left], [0, 0]]);
+}

@@ -1,0 +1,48 @@
+/** Waveform [batch, time] → latent frames [batch, time / hop, dim]. */
+import * as tf from '@tensorflow/tfjs';
+import { stageChannels, type CodecConfig } from './config.js';
+import { Conv1d, Downsample, ResidualUnit } from './layers.js';
+import type { ParamStore } from './params.js';
+
+export class Encoder {
+  private readonly input: Conv1d;
+  private readonly stages: { units: ResidualUnit[]; down: Downsample }[] = [];
+  private readonly output: Conv1d;
+
+  constructor(params: ParamStore, private readonly config: CodecConfig) {
+    const { kernelSize: k, padding } = config;
+    this.input = new Conv1d(params, 'encoder.input', 1, stageChannels(config, 0), k, 1, padding);
+    config.strides.forEach((stride, i) => {
+      const c = stageChannels(config, i);
+      this.stages.push({
+        units: config.dilations.map((d, j) => new ResidualUnit(params, `encoder.stage${i}.unit${j}`, c, k, d, padding)),
+        down: new Downsample(params, `encoder.stage${i}.down`, c, stageChannels(config, i + 1), stride, padding),
+      });
+    });
+    const top = stageChannels(config, config.strides.length);
+    this.output = new Conv1d(params, 'encoder.output', top, config.quantizer.dim, 3, 1, padding);
+  }
+
+  /** `audio` length must be a multiple of the hop. */
+  apply(audio: tf.Tensor2D): tf.Tensor3D {
+    const [batch, time] = audio.shape;
+    let x = this.input.apply(tf.reshape(audio, [batch, time, 1]));
+    for (const stage of this.stages) {
+      for (const unit of stage.units) x = unit.apply(x);
+      x = stage.down.apply(tf.elu(x));
+    }
+    return this.output.apply(tf.elu(x));
+  }
+
+  /** Multiply-adds per input sample. */
+  macsPerSample(): number {
+    let rate = 1;
+    let macs = this.input.macsPerStep();
+    this.stages.forEach((stage, i) => {
+      macs += stage.units.reduce((m, u) => m + u.macsPerStep(), 0) * rate;
+      rate /= this.config.strides[i];
+      macs += stage.down.macsPerStep() * rate;
+    });
+    return macs + this.output.macsPerStep() * rate;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Named model state. Trainable weights are tf.Variables the optimizer updates;
+ * non-trainable state (EMA codebook statistics, usage counters) lives here too
+ * so that saving, loading and fingerprinting see one flat, ordered list.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export class ParamStore {
+  private readonly vars = new Map<string, tf.Variable>();
+  private readonly trainable = new Set<string>();
+  private seed: number;
+
+  constructor(seed = 1) {
+    this.seed = seed;
+  }
+
+  /** Registers a variable initialised uniformly in ±sqrt(3 / fanIn) · gain (variance gain²/fanIn). */
+  uniform(name: string, shape: number[], fanIn: number, gain = 1, trainable = true): tf.Variable {
+    const limit = gain * Math.sqrt(3 / fanIn);
+    const init = tf.randomUniform(shape, -limit, limit, 'float32', this.seed++);
+    return this.add(name, init, trainable);
+  }
+
+  /** Registers a constant-initialised variable. */
+  fill(name: string, shape: number[], value: number, trainable = true): tf.Variable {
+    return this.add(name, tf.fill(shape, value), trainable);
+  }
+
+  add(name: string, init: tf.Tensor, trainable: boolean): tf.Variable {
+    if (this.vars.has(name)) throw new Error(`duplicate parameter ${name}`);
+    const v = tf.variable(init, trainable, `${name}_${tf.util.now().toString(36)}_${Math.random().toString(36).slice(2)}`);
+    init.dispose();
+    this.vars.set(name, v);
+    if (trainable) this.trainable.add(name);
+    return v;
+  }
+
+  get(name: string): tf.Variable {
+    const v = this.vars.get(name);
+    if (v === undefined) throw new Error(`no parameter ${name}`);
+    return v;
+  }
+
+  names(): string[] {
+    return [...this.vars.keys()];
+  }
+
+  /** Trainable variables by name, in registration order (the optimizer's view). */
+  trainableVariables(): Record<string, tf.Variable> {
+    const out: Record<string, tf.Variable> = {};
+    for (const name of this.trainable) out[name] = this.vars.get(name)!;
+    return out;
+  }
+
+  /** Count of trainable scalars. */
+  trainableCount(): number {
+    let n = 0;
+    for (const name of this.trainable) n += this.vars.get(name)!.size;
+    return n;
+  }
+
+  /** Copies every variable's values out (for saving). */
+  snapshot(): NamedArrays {
+    const out: NamedArrays = {};
+    for (const [name, v] of this.vars) out[name] = { shape: v.shape.slice(), data: v.dataSync() as Float32Array };
+    return out;
+  }
+
+  /** Restores values saved by snapshot(); every variable must be present with the same shape. */
+  restore(arrays: NamedArrays, what = 'weights'): void {
+    for (const [name, v] of this.vars) {
+      const a = arrays[name];
+      if (a === undefined) throw new Error(`${what} lack parameter ${name}`);
+      if (a.shape.join('x') !== v.shape.join('x')) {
+        throw new Error(`${what}: parameter ${name} has shape ${a.shape.join('x')}, the model expects ${v.shape.join('x')}`);
+      }
+      v.assign(tf.tensor(a.data, v.shape, 'float32'));
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.vars.values()) v.dispose();
+    this.vars.clear();
+    this.trainable.clear();
+  }
+}
+
+export interface NamedArray {
+  shape: number[];
+  data: Float32Array;
+}
+export type NamedArrays = Record<string, NamedArray>;

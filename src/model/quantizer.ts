@@ -1,0 +1,271 @@
+/**
+ * Vector quantization (van den Oord et al., 2017) and its residual form (SoundStream, 2021).
+ *
+ * Each codebook snaps a D-dim vector to its nearest entry by L2. The argmin has no
+ * gradient, so the quantized output is z_e + sg[z_q − z_e] ("straight-through"):
+ * its value is z_q, its gradient flows to z_e unchanged. Residual VQ applies
+ * N codebooks in turn, each to what the previous ones left.
+ *
+ * Options follow vector-quantize-pytorch: EMA codebook updates with Laplace smoothing,
+ * k-means initialisation on the first batch, and dead-code restart from recent
+ * encoder outputs, which also resets the revived code's EMA statistics (otherwise the
+ * next EMA update recomputes the old mean and undoes the revival).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { QuantizerConfig } from './config.js';
+import type { ParamStore } from './params.js';
+
+/** Identity forward, zero gradient: the sg[·] of the VQ-VAE paper. */
+export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.clone(x),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as never) as unknown as <T extends tf.Tensor>(x: T) => T;
+
+/** Index of the nearest codebook row for each row of z. z: [N, D], codebook: [K, D] → int32 [N]. */
+export function nearestCodes(z: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    // ||z − e||² = ||z||² − 2 z·e + ||e||²; ||z||² is the same for every e, so it is left out.
+    const cross = tf.matMul(z, tf.transpose(codebook)); // explicit transpose: fast path on wasm
+    const norms = tf.sum(tf.square(codebook), 1);
+    return tf.argMin(tf.sub(norms, tf.mul(cross, 2)), 1) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Nearest-entry lookup as one op: the value is codebook[argmin], the gradient goes
+ * only to the codebook rows that were chosen (onehotᵀ · dy). Doing the argmin inside
+ * the op keeps the integer indices off the gradient tape (tfjs cannot differentiate
+ * through them) and avoids UnsortedSegmentSum, which wasm lacks. `indices` is kept:
+ * the caller disposes it.
+ */
+function lookupNearest(r: tf.Tensor2D, book: tf.Tensor2D): { chosen: tf.Tensor2D; indices: tf.Tensor1D } {
+  let indices: tf.Tensor1D | undefined;
+  const op = tf.customGrad(((x: tf.Tensor, codebook: tf.Tensor, save: tf.GradSaveFunc) => {
+    indices = tf.keep(nearestCodes(x as tf.Tensor2D, codebook as tf.Tensor2D));
+    save([indices]);
+    return {
+      value: tf.gather(codebook, indices),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        tf.zerosLike(x),
+        tf.matMul(tf.transpose(tf.oneHot(saved[0] as tf.Tensor1D, codebook.shape[0]).toFloat()), dy as tf.Tensor2D),
+      ],
+    };
+  }) as never) as unknown as (x: tf.Tensor2D, codebook: tf.Tensor2D) => tf.Tensor2D;
+  const chosen = op(r, book);
+  return { chosen, indices: indices! };
+}
+
+export interface QuantizeResult {
+  /** Straight-through quantized vectors [N, D]: value Σ e_q, gradient to z_e. */
+  quantized: tf.Tensor2D;
+  /** int32 [N, numActive]. */
+  codes: tf.Tensor2D;
+  /** Σ_q mean ||sg[r_q] − e_q||² (zero when codebooks are EMA-updated). */
+  codebookLoss: tf.Scalar;
+  /** β Σ_q mean ||r_q − sg[e_q]||². */
+  commitmentLoss: tf.Scalar;
+  /** The input r_q each codebook saw, gradient-free; the trainer keeps them for EMA and restarts. */
+  residuals: tf.Tensor2D[];
+}
+
+export class ResidualVectorQuantizer {
+  readonly codebooks: tf.Variable[] = [];
+  private readonly clusterSize: tf.Variable[] = [];
+  private readonly embedSum: tf.Variable[] = [];
+  /** 1 once the codebooks have been initialised from data (saved with the weights). */
+  private readonly initialised: tf.Variable;
+  /** EMA of assignments per step for each code, in JS: dead-code detection needs it on the host anyway. */
+  readonly usage: Float32Array[] = [];
+
+  constructor(params: ParamStore, readonly config: QuantizerConfig) {
+    const { codebookSize: K, dim: D, numCodebooks } = config;
+    for (let q = 0; q < numCodebooks; q++) {
+      const book = params.uniform(`quantizer.codebook${q}`, [K, D], D, 1, !config.ema);
+      this.codebooks.push(book);
+      // Every code starts as if it had one assignment, so an unused code's mean stays put while both statistics decay.
+      this.clusterSize.push(params.fill(`quantizer.clusterSize${q}`, [K], 1, false));
+      this.embedSum.push(params.add(`quantizer.embedSum${q}`, tf.clone(book), false));
+      this.usage.push(new Float32Array(K).fill(1));
+    }
+    this.initialised = params.fill('quantizer.initialised', [1], config.kmeansInit ? 0 : 1, false);
+  }
+
+  get numCodebooks(): number {
+    return this.config.numCodebooks;
+  }
+
+  needsInit(): boolean {
+    return this.initialised.dataSync()[0] === 0;
+  }
+
+  /** Quantizes z [N, D] with the first `numActive` codebooks. */
+  quantize(z: tf.Tensor2D, numActive = this.numCodebooks): QuantizeResult {
+    let residual = z;
+    let sum: tf.Tensor2D = tf.zerosLike(z);
+    let codebookLoss: tf.Scalar = tf.scalar(0);
+    let commitmentLoss: tf.Scalar = tf.scalar(0);
+    const codes: tf.Tensor1D[] = [];
+    const residuals: tf.Tensor2D[] = [];
+    for (let q = 0; q < numActive; q++) {
+      const book = this.codebooks[q] as tf.Tensor2D;
+      const held = stopGradient(residual);
+      residuals.push(held);
+      const { chosen, indices } = lookupNearest(held, book);
+      codes.push(tf.clone(indices));
+      indices.dispose();
+      if (!this.config.ema) codebookLoss = tf.add(codebookLoss, tf.mean(tf.square(tf.sub(held, chosen))));
+      const chosenHeld = stopGradient(chosen);
+      commitmentLoss = tf.add(commitmentLoss, tf.mean(tf.square(tf.sub(residual, chosenHeld))));
+      sum = tf.add(sum, chosen);
+      // The next codebook sees what this one left; its error does not flow back into this one's choice.
+      residual = tf.sub(residual, chosenHeld);
+    }
+    // Straight-through: the value is Σ e_q, the decoder's gradient is copied to z unchanged.
+    // Codebooks learn only from the codebook loss (or from EMA updates).
+    const quantized = tf.add(z, stopGradient(tf.sub(sum, z))) as tf.Tensor2D;
+    return {
+      quantized,
+      codes: tf.stack(codes, 1) as tf.Tensor2D,
+      codebookLoss,
+      commitmentLoss: tf.mul(commitmentLoss, this.config.commitmentWeight),
+      residuals,
+    };
+  }
+
+  /** Codes only (inference): int32 [N, numActive]. */
+  encode(z: tf.Tensor2D, numActive = this.numCodebooks): tf.Tensor2D {
+    return tf.tidy(() => {
+      let residual = z;
+      const codes: tf.Tensor1D[] = [];
+      for (let q = 0; q < numActive; q++) {
+        const idx = nearestCodes(residual, this.codebooks[q] as tf.Tensor2D);
+        codes.push(idx);
+        residual = tf.sub(residual, tf.gather(this.codebooks[q], idx));
+      }
+      return tf.stack(codes, 1) as tf.Tensor2D;
+    });
+  }
+
+  /** Σ_q codebook_q[codes[:, q]] for however many codebooks `codes` has: [N, D]. */
+  decode(codes: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const numActive = codes.shape[1];
+      let sum: tf.Tensor2D | undefined;
+      for (let q = 0; q < numActive; q++) {
+        const idx = tf.reshape(tf.slice(codes, [0, q], [-1, 1]), [-1]);
+        const e = tf.gather(this.codebooks[q], idx) as tf.Tensor2D;
+        sum = sum === undefined ? e : (tf.add(sum, e) as tf.Tensor2D);
+      }
+      return sum!;
+    });
+  }
+
+  /**
+   * k-means (Lloyd) initialisation of every codebook on one batch of encoder outputs,
+   * one codebook after another on the residuals. Seeds are drawn with replacement
+   * (a batch may hold fewer vectors than codes) plus a little noise to separate repeats.
+   */
+  initFromData(z: tf.Tensor2D, random: () => number): void {
+    const { codebookSize: K, kmeansIterations } = this.config;
+    let residual = tf.clone(z);
+    for (let q = 0; q < this.numCodebooks; q++) {
+      const centroids = tf.tidy(() => {
+        const n = residual.shape[0];
+        const picks = tf.tensor1d(Array.from({ length: K }, () => Math.floor(random() * n)), 'int32');
+        const spread = tf.moments(residual).variance.sqrt().add(1e-6);
+        let c = tf.add(tf.gather(residual, picks), tf.mul(tf.randomNormal([K, residual.shape[1]], 0, 1, 'float32', Math.floor(random() * 1e9)), tf.mul(spread, 0.01))) as tf.Tensor2D;
+        for (let it = 0; it < kmeansIterations; it++) c = lloydStep(residual, c);
+        return c;
+      });
+      this.setCodebook(q, centroids);
+      const next = tf.tidy(() => tf.sub(residual, tf.gather(centroids, nearestCodes(residual, centroids))) as tf.Tensor2D);
+      residual.dispose();
+      centroids.dispose();
+      residual = next;
+    }
+    residual.dispose();
+    this.initialised.assign(tf.ones([1]));
+  }
+
+  /** Replaces codebook q and restarts its EMA statistics from it (one assignment each). */
+  private setCodebook(q: number, values: tf.Tensor2D): void {
+    this.codebooks[q].assign(values);
+    this.embedSum[q].assign(values);
+    this.clusterSize[q].assign(tf.onesLike(this.clusterSize[q]));
+    this.usage[q].fill(1);
+  }
+
+  /**
+   * After an optimizer step: EMA codebook updates (when enabled), usage tracking and
+   * dead-code restarts. `residuals[q]` and `codes[:, q]` are what quantize() returned.
+   * Returns the per-codebook assignment counts of this batch (for health statistics).
+   */
+  update(residuals: tf.Tensor2D[], codes: tf.Tensor2D, random: () => number): Int32Array[] {
+    const { codebookSize: K, emaDecay: decay, emaEpsilon: eps, deadCodeThreshold } = this.config;
+    const counts: Int32Array[] = [];
+    residuals.forEach((r, q) => {
+      const idx = tf.tidy(() => tf.reshape(tf.slice(codes, [0, q], [-1, 1]), [-1]));
+      const onehot = tf.tidy(() => tf.oneHot(idx as tf.Tensor1D, K).toFloat());
+      const batchCounts = tf.tidy(() => tf.sum(onehot, 0));
+      const hostIdx = idx.dataSync() as Int32Array;
+      const c = new Int32Array(K);
+      for (const i of hostIdx) c[i]++;
+      counts.push(c);
+      if (this.config.ema) {
+        tf.tidy(() => {
+          const sums = tf.matMul(tf.transpose(onehot), r);
+          const size = tf.add(tf.mul(this.clusterSize[q], decay), tf.mul(batchCounts, 1 - decay));
+          const embed = tf.add(tf.mul(this.embedSum[q], decay), tf.mul(sums, 1 - decay));
+          // Laplace smoothing keeps each size positive without changing their total.
+          const total = tf.sum(size);
+          const smoothed = tf.mul(tf.div(tf.add(size, eps), tf.add(total, K * eps)), total);
+          this.clusterSize[q].assign(size);
+          this.embedSum[q].assign(embed);
+          this.codebooks[q].assign(tf.div(embed, tf.expandDims(smoothed, 1)));
+        });
+      }
+      const usage = this.usage[q];
+      for (let k = 0; k < K; k++) usage[k] = decay * usage[k] + (1 - decay) * c[k];
+      if (deadCodeThreshold > 0) this.restartDeadCodes(q, r, random);
+      tf.dispose([idx, onehot, batchCounts]);
+    });
+    return counts;
+  }
+
+  /** Moves every code used less than the threshold onto a random recent residual, resetting its statistics. */
+  restartDeadCodes(q: number, recent: tf.Tensor2D, random: () => number): number {
+    const usage = this.usage[q];
+    const dead: number[] = [];
+    for (let k = 0; k < usage.length; k++) if (usage[k] < this.config.deadCodeThreshold) dead.push(k);
+    if (dead.length === 0) return 0;
+    const n = recent.shape[0];
+    tf.tidy(() => {
+      const picks = tf.tensor1d(dead.map(() => Math.floor(random() * n)), 'int32');
+      const fresh = tf.gather(recent, picks);
+      const deadIdx = tf.tensor2d(dead, [dead.length, 1], 'int32');
+      this.codebooks[q].assign(tf.tensorScatterUpdate(this.codebooks[q], deadIdx, fresh));
+      // The revived code counts as one fresh assignment: sum = vector, size = 1, so the next EMA step keeps it.
+      this.embedSum[q].assign(tf.tensorScatterUpdate(this.embedSum[q], deadIdx, fresh));
+      this.clusterSize[q].assign(tf.tensorScatterUpdate(this.clusterSize[q], deadIdx, tf.ones([dead.length])));
+    });
+    for (const k of dead) usage[k] = 1;
+    return dead.length;
+  }
+
+  /** EMA statistics of codebook q (for tests and diagnostics). */
+  emaState(q: number): { clusterSize: Float32Array; embedSum: Float32Array } {
+    return { clusterSize: this.clusterSize[q].dataSync() as Float32Array, embedSum: this.embedSum[q].dataSync() as Float32Array };
+  }
+}
+
+/** One Lloyd step: each centroid moves to the mean of its assigned points; empty clusters stay. */
+function lloydStep(points: tf.Tensor2D, centroids: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const K = centroids.shape[0];
+    const onehot = tf.oneHot(nearestCodes(points, centroids), K).toFloat();
+    const counts = tf.sum(onehot, 0);
+    const sums = tf.matMul(tf.transpose(onehot), points);
+    const means = tf.div(sums, tf.expandDims(tf.maximum(counts, 1), 1));
+    return tf.where(tf.expandDims(tf.greater(counts, 0), 1), means, centroids) as tf.Tensor2D;
+  });
+}

@@ -1,0 +1,76 @@
+/**
+ * The whole VQ-VAE: encoder → residual vector quantizer → decoder, built from one config.
+ * Tensor-level API (batches of waveforms); the file- and sample-level API is codec.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { hopLength, type CodecConfig } from './config.js';
+import { Decoder } from './decoder.js';
+import { Encoder } from './encoder.js';
+import { ParamStore } from './params.js';
+import { ResidualVectorQuantizer } from './quantizer.js';
+
+export interface ForwardResult {
+  reconstruction: tf.Tensor2D;
+  codes: tf.Tensor2D;
+  codebookLoss: tf.Scalar;
+  commitmentLoss: tf.Scalar;
+  residuals: tf.Tensor2D[];
+}
+
+export class VqVae {
+  readonly params: ParamStore;
+  readonly encoder: Encoder;
+  readonly quantizer: ResidualVectorQuantizer;
+  readonly decoder: Decoder;
+  readonly hop: number;
+
+  constructor(readonly config: CodecConfig, seed = 1) {
+    this.params = new ParamStore(seed);
+    this.encoder = new Encoder(this.params, config);
+    this.quantizer = new ResidualVectorQuantizer(this.params, config.quantizer);
+    this.decoder = new Decoder(this.params, config);
+    this.hop = hopLength(config);
+  }
+
+  /** [batch, time] (time a multiple of hop) → latents [batch · frames, dim] and the frame count. */
+  latents(audio: tf.Tensor2D): { z: tf.Tensor2D; frames: number } {
+    const z = this.encoder.apply(audio);
+    const [batch, frames, dim] = z.shape;
+    return { z: tf.reshape(z, [batch * frames, dim]), frames };
+  }
+
+  /** Training forward pass with straight-through quantization through `numActive` codebooks. */
+  forward(audio: tf.Tensor2D, numActive = this.quantizer.numCodebooks): ForwardResult {
+    const batch = audio.shape[0];
+    const { z, frames } = this.latents(audio);
+    const q = this.quantizer.quantize(z, numActive);
+    const reconstruction = this.decoder.apply(tf.reshape(q.quantized, [batch, frames, this.config.quantizer.dim]));
+    return { reconstruction, codes: q.codes, codebookLoss: q.codebookLoss, commitmentLoss: q.commitmentLoss, residuals: q.residuals };
+  }
+
+  /** Waveforms → int32 codes [batch, frames, numActive]. */
+  encode(audio: tf.Tensor2D, numActive = this.quantizer.numCodebooks): tf.Tensor3D {
+    return tf.tidy(() => {
+      const { z, frames } = this.latents(audio);
+      return tf.reshape(this.quantizer.encode(z, numActive), [audio.shape[0], frames, numActive]);
+    });
+  }
+
+  /** int32 codes [batch, frames, n] (any n ≤ numCodebooks) → waveforms [batch, frames · hop]. */
+  decode(codes: tf.Tensor3D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const [batch, frames, n] = codes.shape;
+      const e = this.quantizer.decode(tf.reshape(codes, [batch * frames, n]));
+      return this.decoder.apply(tf.reshape(e, [batch, frames, this.config.quantizer.dim]));
+    });
+  }
+
+  /** Forward multiply-adds per audio sample (encoder + decoder; the quantizer is negligible). */
+  macsPerSample(): number {
+    return this.encoder.macsPerSample() + this.decoder.macsPerSample();
+  }
+
+  dispose(): void {
+    this.params.dispose();
+  }
+}
