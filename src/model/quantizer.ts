@@ -82,7 +82,8 @@ export class ResidualVectorQuantizer {
     for (let q = 0; q < numCodebooks; q++) {
       const book = params.uniform(`quantizer.codebook${q}`, [K, D], D, 1, !config.ema);
       this.codebooks.push(book);
-      // Every code starts as if it had one assignment, so an unused code's mean stays put while both statistics decay.
+      // Every code starts as if it had one assignment, so an unused code's mean stays put while both
+      // statistics decay (until Laplace smoothing dominates, by which time dead-code restart has revived it).
       this.clusterSize.push(params.fill(`quantizer.clusterSize${q}`, [K], 1, false));
       this.embedSum.push(params.add(`quantizer.embedSum${q}`, tf.clone(book), false));
       this.usage.push(new Float32Array(K).fill(1));
@@ -187,6 +188,19 @@ export class ResidualVectorQuantizer {
     this.initialised.assign(tf.ones([1]));
   }
 
+  /** EMA statistics are training state: a shipped model leaves them out and they restart from the codebooks. */
+  static isTrainingState(name: string): boolean {
+    return /^quantizer\.(clusterSize|embedSum)\d+$/.test(name);
+  }
+
+  /** Restarts every codebook's EMA statistics from its current entries (one assignment each). */
+  resetStatistics(): void {
+    this.codebooks.forEach((book, q) => {
+      this.embedSum[q].assign(book);
+      this.clusterSize[q].assign(tf.onesLike(this.clusterSize[q]));
+    });
+  }
+
   /** Replaces codebook q and restarts its EMA statistics from it (one assignment each). */
   private setCodebook(q: number, values: tf.Tensor2D): void {
     this.codebooks[q].assign(values);
@@ -241,12 +255,17 @@ export class ResidualVectorQuantizer {
     const n = recent.shape[0];
     tf.tidy(() => {
       const picks = tf.tensor1d(dead.map(() => Math.floor(random() * n)), 'int32');
-      const fresh = tf.gather(recent, picks);
-      const deadIdx = tf.tensor2d(dead, [dead.length, 1], 'int32');
-      this.codebooks[q].assign(tf.tensorScatterUpdate(this.codebooks[q], deadIdx, fresh));
+      const K = usage.length;
+      // Row k of `fresh` is the new vector for dead code k (zeros elsewhere); `mask` marks dead rows.
+      // Built by a one-hot matmul rather than tensorScatterUpdate, whose cpu kernel writes into its input.
+      const placement = tf.transpose(tf.oneHot(tf.tensor1d(dead, 'int32'), K).toFloat()); // [K, dead]
+      const fresh = tf.matMul(placement, tf.gather(recent, picks));
+      const isDead = tf.sum(placement, 1);
+      const mask = tf.expandDims(tf.greater(isDead, 0), 1);
+      this.codebooks[q].assign(tf.where(mask, fresh, this.codebooks[q]));
       // The revived code counts as one fresh assignment: sum = vector, size = 1, so the next EMA step keeps it.
-      this.embedSum[q].assign(tf.tensorScatterUpdate(this.embedSum[q], deadIdx, fresh));
-      this.clusterSize[q].assign(tf.tensorScatterUpdate(this.clusterSize[q], deadIdx, tf.ones([dead.length])));
+      this.embedSum[q].assign(tf.where(mask, fresh, this.embedSum[q]));
+      this.clusterSize[q].assign(tf.where(tf.greater(isDead, 0), tf.onesLike(isDead), this.clusterSize[q]));
     });
     for (const k of dead) usage[k] = 1;
     return dead.length;

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { hopLength, type CodecConfig } from './config.js';
 import { Decoder } from './decoder.js';
 import { Encoder } from './encoder.js';
-import { ParamStore } from './params.js';
+import { ParamStore, type NamedArrays } from './params.js';
 import { ResidualVectorQuantizer } from './quantizer.js';
 
 export interface ForwardResult {
@@ -65,6 +65,17 @@ export class VqVae {
     });
   }
 
+  /** What a shipped model needs: every parameter but the quantizer's training statistics. */
+  inferenceArrays(): NamedArrays {
+    return withoutTrainingState(this.params.snapshot());
+  }
+
+  /** Loads weights saved by inferenceArrays() or a full snapshot. */
+  loadArrays(arrays: NamedArrays, what: string): void {
+    const absent = this.params.restore(arrays, what, ResidualVectorQuantizer.isTrainingState);
+    if (absent.length > 0) this.quantizer.resetStatistics();
+  }
+
   /** Forward multiply-adds per audio sample (encoder + decoder; the quantizer is negligible). */
   macsPerSample(): number {
     return this.encoder.macsPerSample() + this.decoder.macsPerSample();
@@ -73,4 +84,8 @@ export class VqVae {
   dispose(): void {
     this.params.dispose();
   }
+}
+
+export function withoutTrainingState(arrays: NamedArrays): NamedArrays {
+  return Object.fromEntries(Object.entries(arrays).filter(([name]) => !ResidualVectorQuantizer.isTrainingState(name)));
 }

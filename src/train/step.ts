@@ -60,12 +60,13 @@ export function trainStep(
     residuals = out.residuals.map((r) => tf.keep(r));
     return total;
   }, Object.values(vars));
+  // Codebooks beyond numActive (quantizer dropout) get no gradient this step: leave them out.
   const byName: Record<string, tf.Tensor> = {};
-  for (const [name, v] of Object.entries(vars)) byName[name] = grads[v.name];
+  for (const [name, v] of Object.entries(vars)) if (grads[v.name] != null) byName[name] = grads[v.name];
   const norm = optimizer.apply(vars, byName);
   const counts = model.quantizer.update(residuals, codes!, random);
   const [total, waveform, stft, codebook, commitment] = parts!.dataSync();
   const gradNorm = norm.dataSync()[0];
-  tf.dispose([value, norm, parts!, codes!, ...residuals, ...Object.values(grads)]);
+  tf.dispose([value, norm, parts!, codes!, ...residuals, ...Object.values(grads).filter((g) => g != null)]);
   return { total, waveform, stft, codebook, commitment, gradNorm, numActive, counts };
 }

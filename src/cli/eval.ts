@@ -1,0 +1,85 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { loadAudio } from '../audio/load.js';
+import { writeWav } from '../audio/wav.js';
+import { VqcodecError } from '../errors.js';
+import { evaluateClip, summarize, UsageCounter, type ClipReport, type Summary, type UsageReport } from '../eval/evaluate.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { AUDIO_EXTENSIONS, listAudio } from '../train/data.js';
+import { intListOption, loadCodec, type GlobalOptions } from './common.js';
+import { fixed, note, progressBar, table } from './ui.js';
+
+export interface EvalOptions extends GlobalOptions {
+  codebooks?: string;
+  json?: boolean;
+  out?: string;
+}
+
+export interface EvalResult {
+  model: string;
+  numCodebooks: number;
+  files: ClipReport[];
+  total: Summary;
+  codebookUsage: UsageReport[];
+}
+
+async function expandInputs(inputs: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const input of inputs) {
+    const stat = await fs.stat(input).catch(() => undefined);
+    if (stat === undefined) throw new VqcodecError(`no such file or folder: ${input}`);
+    if (stat.isDirectory()) {
+      const lists = await listAudio(input, 0);
+      files.push(...lists.train);
+    } else if (input.endsWith('.jsonl')) {
+      const lists = await listAudio(input);
+      files.push(...lists.train, ...lists.valid);
+    } else files.push(input);
+  }
+  if (files.length === 0) throw new VqcodecError(`no audio files (${AUDIO_EXTENSIONS.join(', ')}) found`);
+  return files;
+}
+
+/** vqcodec eval FILES/FOLDERS [--codebooks 1,2,4,8] [--json] [--out DIR] */
+export async function evalCommand(inputs: string[], options: EvalOptions): Promise<void> {
+  const codec = await loadCodec({ ...options, quiet: options.quiet || options.json });
+  const files = await expandInputs(inputs);
+  const counts = intListOption('--codebooks', options.codebooks) ?? [codec.numCodebooks];
+  const results: EvalResult[] = [];
+  const bar = progressBar(files.length * counts.length, 'eval |{bar}| {value}/{total} files | {file}', { file: '' });
+  let done = 0;
+  for (const n of counts) {
+    const reports: ClipReport[] = [];
+    const usage = new UsageCounter(n, codec.codebookSize);
+    for (const file of files) {
+      bar.update(done, { file: path.basename(file) });
+      const audio = await loadAudio(file, codec.sampleRate);
+      const result = evaluateClip(codec, audio.samples, file, n);
+      reports.push(result.report);
+      usage.addTokens(result.tokens);
+      if (options.out) {
+        const stem = path.join(options.out, `q${n}`, path.basename(file, path.extname(file)));
+        await writeFileAtomic(`${stem}.vqt`, result.tokenBytes);
+        await writeWav(`${stem}.wav`, { samples: result.decoded, sampleRate: codec.sampleRate });
+      }
+      done++;
+    }
+    results.push({ model: codec.fingerprint, numCodebooks: n, files: reports, total: summarize(reports, codec.sampleRate), codebookUsage: usage.report() });
+  }
+  bar.stop();
+  if (options.json) {
+    console.log(JSON.stringify(results, null, 2));
+    return;
+  }
+  for (const r of results) {
+    console.log(`\n${r.numCodebooks} codebook(s), model ${r.model}`);
+    const row = (name: string, x: ClipReport | Summary, seconds: number) => [
+      name, fixed(seconds, 1), fixed(x.bitsPerSecond / 1000, 3), fixed(x.compressionRatio, 0), fixed(x.siSdr), fixed(x.stoi, 3), fixed(x.melDistance, 3),
+    ];
+    const rows = r.files.map((f) => row(path.basename(f.name), f, f.seconds));
+    rows.push(row('TOTAL', r.total, r.total.seconds));
+    console.log(table(['file', 'seconds', 'kbps', 'ratio', 'SI-SDR dB', 'STOI', 'mel dist'], rows));
+    console.log(`codebook perplexity: ${r.codebookUsage.map((u) => `${u.perplexity.toFixed(1)} (${u.deadCodes} unused)`).join(', ')} of ${codec.codebookSize}`);
+  }
+  if (options.out && !options.quiet) note(`token files and decoded audio written under ${options.out}`);
+}

@@ -1,0 +1,100 @@
+/**
+ * The `vqcodec` command line. Each command lives in its own file and only parses,
+ * calls the library and prints. Errors meant for the user print as one line and exit 1.
+ */
+import { Command, CommanderError } from 'commander';
+import { VqcodecError } from '../errors.js';
+import { decodeCommand } from './decode.js';
+import { demoCommand } from './demo.js';
+import { encodeCommand } from './encode.js';
+import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
+import { infoCommand } from './info.js';
+import { plotCommand } from './plot.js';
+import { trainCommand } from './train.js';
+
+function program(): Command {
+  const p = new Command('vqcodec')
+    .description('A neural speech codec: audio ⇄ compact discrete tokens (VQ-VAE on TensorFlow.js)')
+    .option('--backend <name>', 'tensorflow-gpu | tensorflow | wasm | cpu (default: best available; or VQCODEC_BACKEND)')
+    .option('-q, --quiet', 'print only results')
+    .exitOverride()
+    .showHelpAfterError();
+  const globals = () => p.opts() as { backend?: string; quiet?: boolean };
+  const modelOption = ['-m, --model <dir>', 'model folder (default: the shipped models/default)'] as const;
+
+  p.command('demo')
+    .description('code a short speech clip with the shipped model at several bitrates and print the figures')
+    .option(...modelOption)
+    .option('-i, --input <file>', 'audio to code instead of the bundled clip')
+    .option('-o, --out <dir>', 'where to write token files and reconstructions', 'demo-output')
+    .action((o) => demoCommand({ ...globals(), ...o }));
+  p.command('encode')
+    .description('audio file (WAV, MP3, OGG, FLAC) → .vqt token file')
+    .argument('<input>')
+    .argument('<output>')
+    .option(...modelOption)
+    .option('-n, --codebooks <n>', 'use the first n codebooks only (lower bitrate)')
+    .action((input, output, o) => encodeCommand(input, output, { ...globals(), ...o }));
+  p.command('decode')
+    .description('.vqt token file → WAV of the original length')
+    .argument('<input>')
+    .argument('<output>')
+    .option(...modelOption)
+    .action((input, output, o) => decodeCommand(input, output, { ...globals(), ...o }));
+  p.command('info').description('print a .vqt file header').argument('<input>').action((input) => infoCommand(input));
+  p.command('eval')
+    .description('encode → decode audio files or folders and report bitrate, SI-SDR, STOI, mel distance, codebook usage')
+    .argument('<inputs...>')
+    .option(...modelOption)
+    .option('-n, --codebooks <list>', 'comma-separated codebook counts to evaluate, e.g. 1,2,4,8')
+    .option('--json', 'print JSON instead of tables')
+    .option('-o, --out <dir>', 'also write the token files and decoded audio here')
+    .action((inputs, o) => evalCommand(inputs, { ...globals(), ...o }));
+  p.command('train')
+    .description('train a codec on a folder of audio files or a .jsonl manifest')
+    .requiredOption('-d, --data <path>', 'folder of audio files, or manifest.jsonl (path, split)')
+    .requiredOption('-o, --out <dir>', 'run folder: log.jsonl, checkpoint.bin, model/')
+    .option('-c, --config <file>', 'model config JSON (fields not given take defaults)')
+    .option('-p, --preset <name>', 'default | small | tiny (when no --config)')
+    .option('--steps <n>', 'total optimisation steps')
+    .option('--batch <n>', 'crops per batch')
+    .option('--crop <seconds>', 'crop length in seconds')
+    .option('--lr <rate>', 'Adam learning rate')
+    .option('--stft <windows>', 'STFT loss window sizes, e.g. 512,1024,2048')
+    .option('--log-every <n>', 'steps between log lines')
+    .option('--validate-every <n>', 'steps between validations')
+    .option('--checkpoint-every <n>', 'steps between checkpoints')
+    .option('--seed <n>', 'random seed')
+    .option('--resume', 'continue the run in --out from its checkpoint')
+    .option('--plot', 'write curves.svg into the run folder at the end')
+    .action((o) => trainCommand({ ...globals(), ...o }));
+  p.command('export')
+    .description('write the model of a training run\'s latest checkpoint as a model folder')
+    .argument('<run>', 'run folder or checkpoint.bin')
+    .argument('<dir>', 'model folder to write')
+    .action((run, dir) => exportCommand(run, dir, globals()));
+  p.command('plot')
+    .description('plot a training run\'s curves to SVG')
+    .argument('<run>')
+    .option('-o, --out <file>', 'SVG file (default RUN/curves.svg)')
+    .action((run, o) => plotCommand(run, o));
+  return p;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2; // commander already printed the message
+    if (err instanceof VqcodecError) {
+      process.stderr.write(`vqcodec: ${err.message}\n`);
+      return 1;
+    }
+    const e = err as Error;
+    process.stderr.write(`vqcodec: unexpected error: ${e?.message ?? String(err)}\n`);
+    if (process.env.VQCODEC_DEBUG) process.stderr.write(`${e?.stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,92 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { VqcodecError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { makeConfig, PRESETS, type CodecConfig } from '../model/config.js';
+import { plotTrainingLog } from '../eval/plot.js';
+import { DEFAULT_TRAIN_OPTIONS, readLog, train, type TrainOptions } from '../train/trainer.js';
+import { intListOption, intOption, numberOption, startBackend, type GlobalOptions } from './common.js';
+import { fixed, note, progressBar } from './ui.js';
+
+export interface TrainCommandOptions extends GlobalOptions {
+  data: string;
+  out: string;
+  config?: string;
+  preset?: string;
+  steps?: string;
+  batch?: string;
+  crop?: string;
+  lr?: string;
+  stft?: string;
+  logEvery?: string;
+  validateEvery?: string;
+  checkpointEvery?: string;
+  seed?: string;
+  resume?: boolean;
+  plot?: boolean;
+}
+
+async function readConfig(options: TrainCommandOptions): Promise<CodecConfig> {
+  if (options.config !== undefined) {
+    const text = await fs.readFile(options.config, 'utf8').catch(() => {
+      throw new VqcodecError(`no such file: ${options.config}`);
+    });
+    try {
+      return makeConfig(JSON.parse(text));
+    } catch (err) {
+      if (err instanceof SyntaxError) throw new VqcodecError(`${options.config} is not valid JSON`);
+      throw err;
+    }
+  }
+  const preset = options.preset ?? 'default';
+  if (!(preset in PRESETS)) throw new VqcodecError(`unknown preset '${preset}' (choose one of ${Object.keys(PRESETS).join(', ')})`);
+  return makeConfig(PRESETS[preset]);
+}
+
+/** vqcodec train --data DIR --out RUN */
+export async function trainCommand(options: TrainCommandOptions): Promise<void> {
+  const config = await readConfig(options);
+  const d = DEFAULT_TRAIN_OPTIONS;
+  const trainOptions: TrainOptions = {
+    ...d,
+    data: options.data,
+    outDir: options.out,
+    steps: intOption('--steps', options.steps) ?? d.steps,
+    batchSize: intOption('--batch', options.batch) ?? d.batchSize,
+    cropSeconds: numberOption('--crop', options.crop) ?? d.cropSeconds,
+    learningRate: numberOption('--lr', options.lr) ?? d.learningRate,
+    stftWindows: intListOption('--stft', options.stft) ?? d.stftWindows,
+    logEvery: intOption('--log-every', options.logEvery) ?? d.logEvery,
+    validateEvery: intOption('--validate-every', options.validateEvery) ?? d.validateEvery,
+    checkpointEvery: intOption('--checkpoint-every', options.checkpointEvery) ?? d.checkpointEvery,
+    seed: intOption('--seed', options.seed) ?? d.seed,
+  };
+  await startBackend(options);
+  let bar = progressBar(1, '');
+  const codec = await train(config, trainOptions, options.resume ?? false, {
+    onStart(info) {
+      note(`training ${info.parameters.toLocaleString('en')} parameters on ${(info.trainSeconds / 60).toFixed(1)} min of audio (${info.validClips} validation clips), steps ${info.startStep + 1}..${info.steps}`);
+      if (info.skipped.length > 0) note(`skipped ${info.skipped.length} unusable file(s), e.g. ${info.skipped[0]}`);
+      bar = progressBar(info.steps, 'train |{bar}| {value}/{total} | loss {loss} | ppl {ppl} | {speed} audio-s/s | ETA {eta_formatted}', { loss: '-', ppl: '-', speed: '-' });
+      bar.update(info.startStep);
+    },
+    onStep(step, log, stats) {
+      const payload = { loss: fixed(stats.total, 4), speed: fixed(stats.audioSecondsPerSecond, 2), ...(log ? { ppl: log.perplexity.map((p) => p.toFixed(0)).join('/') } : {}) };
+      bar.update(step, payload);
+      if (log && !process.stderr.isTTY && !options.quiet) {
+        note(`step ${step} loss ${fixed(log.total, 4)} (L1 ${fixed(log.waveform, 4)}, STFT ${fixed(log.stft, 3)}, commit ${fixed(log.commitment, 4)}) perplexity ${log.perplexity.map((p) => p.toFixed(0)).join('/')} dead ${log.deadCodes.join('/')} ${fixed(log.audioSecondsPerSecond, 2)} audio-s/s`);
+      }
+    },
+    onValidate(v) {
+      if (!options.quiet) note(`\nvalidation at step ${v.step}: SI-SDR ${fixed(v.siSdr)} dB, STOI ${fixed(v.stoi, 3)}, mel distance ${fixed(v.melDistance, 3)}`);
+    },
+  });
+  bar.stop();
+  const modelDir = path.join(options.out, 'model');
+  note(`model written to ${modelDir} (${codec.fingerprint})`);
+  if (options.plot) {
+    const svg = path.join(options.out, 'curves.svg');
+    await writeFileAtomic(svg, plotTrainingLog(await readLog(options.out), `training run ${options.out}`));
+    note(`curves plotted to ${svg}`);
+  }
+}

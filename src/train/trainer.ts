@@ -1,0 +1,293 @@
+/**
+ * The training loop: random crops → trainStep, with logs (JSON lines), codebook health,
+ * validation, atomic checkpoints and exact resume (weights, Adam moments, codebook
+ * usage, step and the crop sampler's random state).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Codec } from '../codec.js';
+import { VqcodecError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readBundle, writeBundle } from '../io/bundle.js';
+import { validateConfig, type CodecConfig } from '../model/config.js';
+import type { NamedArrays } from '../model/params.js';
+import { VqVae } from '../model/vqvae.js';
+import { evaluateClip, summarize, UsageCounter } from '../eval/evaluate.js';
+import { Adam } from './adam.js';
+import { CropSampler, listAudio, loadClips, type Clip } from './data.js';
+import { Random } from './random.js';
+import { trainStep, type LossWeights } from './step.js';
+
+export interface TrainOptions {
+  /** Folder of audio files, or a .jsonl manifest. */
+  data: string;
+  /** Run folder: log.jsonl, checkpoint.bin, model/ (the exported codec). */
+  outDir: string;
+  steps: number;
+  batchSize: number;
+  cropSeconds: number;
+  learningRate: number;
+  /** Global gradient-norm clip (0 = off). */
+  clipNorm: number;
+  lossWeights: LossWeights;
+  stftWindows: number[];
+  logEvery: number;
+  validateEvery: number;
+  checkpointEvery: number;
+  /** At most this many validation clips, each cut to validSeconds. */
+  validClips: number;
+  validSeconds: number;
+  seed: number;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'outDir'> = {
+  steps: 20000,
+  batchSize: 8,
+  cropSeconds: 1,
+  learningRate: 1e-3,
+  clipNorm: 1,
+  lossWeights: { waveform: 1, stft: 1, vq: 1 },
+  stftWindows: [512, 1024, 2048],
+  logEvery: 10,
+  validateEvery: 500,
+  checkpointEvery: 200,
+  validClips: 8,
+  validSeconds: 4,
+  seed: 1,
+};
+
+export interface StepLog {
+  type: 'train';
+  step: number;
+  elapsedSeconds: number;
+  total: number;
+  waveform: number;
+  stft: number;
+  codebook: number;
+  commitment: number;
+  gradNorm: number;
+  audioSecondsPerSecond: number;
+  perplexity: number[];
+  deadCodes: number[];
+}
+
+export interface ValidLog {
+  type: 'valid';
+  step: number;
+  siSdr: number;
+  stoi: number;
+  melDistance: number;
+  perplexity: number[];
+}
+
+export type LogEntry = StepLog | ValidLog;
+
+export interface TrainEvents {
+  /** Called once data is loaded. */
+  onStart?(info: { startStep: number; steps: number; trainSeconds: number; validClips: number; skipped: string[]; parameters: number }): void;
+  onStep?(step: number, log: StepLog | undefined, stats: { total: number; audioSecondsPerSecond: number }): void;
+  onValidate?(log: ValidLog): void;
+  onCheckpoint?(step: number, file: string): void;
+}
+
+export function validateTrainOptions(o: TrainOptions): void {
+  const positiveInt = (v: number) => Number.isInteger(v) && v > 0;
+  const fail = (what: string): never => {
+    throw new VqcodecError(`invalid training option: ${what}`);
+  };
+  if (!positiveInt(o.steps)) fail(`steps must be a positive integer (got ${o.steps})`);
+  if (!positiveInt(o.batchSize)) fail(`batch size must be a positive integer (got ${o.batchSize})`);
+  if (!(o.cropSeconds > 0)) fail(`crop length must be > 0 s (got ${o.cropSeconds})`);
+  if (!(o.learningRate > 0 && o.learningRate < 1)) fail(`learning rate must be in (0, 1) (got ${o.learningRate})`);
+  for (const key of ['logEvery', 'validateEvery', 'checkpointEvery'] as const) if (!positiveInt(o[key])) fail(`${key} must be a positive integer (got ${o[key]})`);
+  if (!o.stftWindows.every((w) => positiveInt(w) && w % 4 === 0)) fail(`STFT windows must be positive multiples of 4 (got ${o.stftWindows})`);
+}
+
+const CHECKPOINT = 'checkpoint.bin';
+const LOG = 'log.jsonl';
+
+/** Trains (or resumes) a codec; returns the exported codec. */
+export async function train(config: CodecConfig, options: TrainOptions, resume: boolean, events: TrainEvents = {}): Promise<Codec> {
+  validateTrainOptions(options);
+  validateConfig(config);
+  const checkpointPath = path.join(options.outDir, CHECKPOINT);
+  const logPath = path.join(options.outDir, LOG);
+  await fs.mkdir(options.outDir, { recursive: true });
+
+  let model: VqVae;
+  let adam: Adam;
+  let random: Random;
+  let startStep = 0;
+  let opts = options;
+  const hasCheckpoint = await fs.stat(checkpointPath).then(() => true, () => false);
+  if (resume && hasCheckpoint) {
+    const restored = await loadCheckpoint(checkpointPath);
+    model = restored.model;
+    adam = restored.adam;
+    random = restored.random;
+    startStep = restored.step;
+    // The run's own options win, except the step budget, which a resume may extend.
+    opts = { ...restored.options, steps: options.steps, data: options.data, outDir: options.outDir };
+    await truncateLog(logPath, startStep);
+  } else {
+    if (resume) throw new VqcodecError(`nothing to resume: no ${CHECKPOINT} in ${options.outDir}`);
+    if (hasCheckpoint) throw new VqcodecError(`${options.outDir} already holds a training run: pass --resume to continue it, or choose another --out`);
+    model = new VqVae(config, opts.seed);
+    adam = new Adam({ learningRate: opts.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, clipNorm: opts.clipNorm });
+    random = new Random(opts.seed);
+    await writeFileAtomic(logPath, '');
+  }
+  await writeFileAtomic(path.join(options.outDir, 'train.json'), JSON.stringify({ config: model.config, options: opts }, null, 2) + '\n');
+
+  const sampleRate = model.config.sampleRate;
+  const lists = await listAudio(opts.data);
+  const train = await loadClips(lists.train, sampleRate);
+  const valid = await loadClips(lists.valid.slice(0, opts.validClips), sampleRate);
+  const validClips: Clip[] = valid.clips.map((c) => ({ ...c, samples: c.samples.subarray(0, Math.round(opts.validSeconds * sampleRate)) }));
+  const sampler = new CropSampler(train.clips);
+  const cropLength = Math.round((opts.cropSeconds * sampleRate) / model.hop) * model.hop;
+  if (cropLength < Math.max(...opts.stftWindows)) throw new VqcodecError(`crops of ${cropLength} samples are shorter than the largest STFT window (${Math.max(...opts.stftWindows)})`);
+  events.onStart?.({
+    startStep,
+    steps: opts.steps,
+    trainSeconds: sampler.totalSamples / sampleRate,
+    validClips: validClips.length,
+    skipped: [...train.skipped, ...valid.skipped],
+    parameters: model.params.trainableCount(),
+  });
+
+  const usage = new UsageCounter(model.quantizer.numCodebooks, model.config.quantizer.codebookSize);
+  const numCodebooks = model.quantizer.numCodebooks;
+  const dropout = model.config.quantizer.quantizerDropout;
+  let windowStart = performance.now();
+  let windowSteps = 0;
+  let stepsSinceLog: { total: number; waveform: number; stft: number; codebook: number; commitment: number; gradNorm: number }[] = [];
+  const runStart = performance.now();
+  for (let step = startStep + 1; step <= opts.steps; step++) {
+    const batch = tf.tensor2d(sampler.sample(opts.batchSize, cropLength, random), [opts.batchSize, cropLength]);
+    // Quantizer dropout (SoundStream): some batches train the first n codebooks only, so every prefix decodes well.
+    const numActive = random.next() < dropout ? 1 + random.int(numCodebooks) : numCodebooks;
+    const stats = trainStep(model, adam, batch, numActive, opts.lossWeights, opts.stftWindows, random.next);
+    batch.dispose();
+    if (!Number.isFinite(stats.total)) throw new VqcodecError(`training diverged at step ${step} (loss ${stats.total}); try a lower --lr`);
+    usage.addCounts(stats.counts);
+    stepsSinceLog.push(stats);
+    windowSteps++;
+    const seconds = (performance.now() - windowStart) / 1000;
+    const audioSecondsPerSecond = (windowSteps * opts.batchSize * cropLength) / sampleRate / seconds;
+
+    let log: StepLog | undefined;
+    if (step % opts.logEvery === 0 || step === opts.steps) {
+      const mean = (k: keyof (typeof stepsSinceLog)[number]) => stepsSinceLog.reduce((s, x) => s + x[k], 0) / stepsSinceLog.length;
+      const health = usage.report();
+      log = {
+        type: 'train',
+        step,
+        elapsedSeconds: (performance.now() - runStart) / 1000,
+        total: mean('total'),
+        waveform: mean('waveform'),
+        stft: mean('stft'),
+        codebook: mean('codebook'),
+        commitment: mean('commitment'),
+        gradNorm: mean('gradNorm'),
+        audioSecondsPerSecond,
+        perplexity: health.map((h) => h.perplexity),
+        deadCodes: health.map((h) => h.deadCodes),
+      };
+      await fs.appendFile(logPath, JSON.stringify(log) + '\n');
+      usage.reset();
+      stepsSinceLog = [];
+      windowStart = performance.now();
+      windowSteps = 0;
+    }
+    events.onStep?.(step, log, { total: stats.total, audioSecondsPerSecond });
+
+    if (validClips.length > 0 && (step % opts.validateEvery === 0 || step === opts.steps)) {
+      const entry = validate(model, validClips, step);
+      await fs.appendFile(logPath, JSON.stringify(entry) + '\n');
+      events.onValidate?.(entry);
+    }
+    if (step % opts.checkpointEvery === 0 || step === opts.steps) {
+      await saveCheckpoint(checkpointPath, model, adam, random, step, opts);
+      if (step !== opts.steps) await Codec.fromModel(model).save(path.join(options.outDir, 'model'));
+      events.onCheckpoint?.(step, checkpointPath);
+    }
+  }
+  const codec = Codec.fromModel(model);
+  await codec.save(path.join(options.outDir, 'model'));
+  adam.dispose();
+  return codec;
+}
+
+function validate(model: VqVae, clips: Clip[], step: number): ValidLog {
+  const codec = Codec.fromModel(model);
+  const usage = new UsageCounter(model.quantizer.numCodebooks, model.config.quantizer.codebookSize);
+  const reports = clips.map((clip) => {
+    const result = evaluateClip(codec, clip.samples, clip.path);
+    usage.addTokens(result.tokens);
+    return result.report;
+  });
+  const s = summarize(reports, model.config.sampleRate);
+  return { type: 'valid', step, siSdr: s.siSdr, stoi: s.stoi, melDistance: s.melDistance, perplexity: usage.report().map((u) => u.perplexity) };
+}
+
+async function saveCheckpoint(file: string, model: VqVae, adam: Adam, random: Random, step: number, options: TrainOptions): Promise<void> {
+  const optimizer = adam.snapshot();
+  const arrays: NamedArrays = { ...model.params.snapshot(), ...optimizer.arrays };
+  model.quantizer.usage.forEach((u, q) => (arrays[`usage/${q}`] = { shape: [u.length], data: u }));
+  await writeBundle(file, {
+    meta: { format: 'vqcodec-checkpoint', version: 1, step, adamStep: optimizer.step, random: random.state, config: model.config, options },
+    arrays,
+  });
+}
+
+async function loadCheckpoint(file: string): Promise<{ model: VqVae; adam: Adam; random: Random; step: number; options: TrainOptions }> {
+  const { meta, arrays } = await readBundle(file);
+  if (meta.format !== 'vqcodec-checkpoint') throw new VqcodecError(`${file} is not a vqcodec training checkpoint`);
+  const config = meta.config as CodecConfig;
+  const options = meta.options as TrainOptions;
+  validateConfig(config);
+  const model = new VqVae(config, options.seed);
+  try {
+    model.params.restore(arrays, file);
+  } catch (err) {
+    model.dispose();
+    throw new VqcodecError((err as Error).message);
+  }
+  model.quantizer.usage.forEach((u, q) => u.set(arrays[`usage/${q}`].data));
+  const adam = new Adam({ learningRate: options.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, clipNorm: options.clipNorm });
+  adam.restore(meta.adamStep as number, arrays);
+  return { model, adam, random: new Random(meta.random as number), step: meta.step as number, options };
+}
+
+/** Exports the model of a run's latest checkpoint (a run folder or a checkpoint file) as a codec folder. */
+export async function exportCheckpoint(run: string, outDir: string): Promise<Codec> {
+  const stat = await fs.stat(run).catch(() => undefined);
+  if (stat === undefined) throw new VqcodecError(`no such run or checkpoint: ${run}`);
+  const file = stat.isDirectory() ? path.join(run, CHECKPOINT) : run;
+  const { model, adam } = await loadCheckpoint(file);
+  adam.dispose();
+  const codec = Codec.fromModel(model);
+  await codec.save(outDir);
+  return codec;
+}
+
+/** Drops log lines written after the checkpoint a run resumes from, so the log has no duplicate steps. */
+async function truncateLog(logPath: string, step: number): Promise<void> {
+  const text = await fs.readFile(logPath, 'utf8').catch(() => '');
+  const kept = text.split('\n').filter((line) => line.trim() !== '' && (JSON.parse(line) as LogEntry).step <= step);
+  await writeFileAtomic(logPath, kept.map((l) => l + '\n').join(''));
+}
+
+/** Reads a run's log. */
+export async function readLog(runDir: string): Promise<LogEntry[]> {
+  const file = path.join(runDir, LOG);
+  const text = await fs.readFile(file, 'utf8').catch(() => {
+    throw new VqcodecError(`no training log at ${file}`);
+  });
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as LogEntry);
+}

@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { VqcodecError } from '../src/errors.js';
+import {
+  bitrate,
+  DEFAULT_CONFIG,
+  frameRate,
+  hopLength,
+  makeConfig,
+  validateConfig,
+  type CodecConfig,
+  type DeepPartial,
+} from '../src/model/config.js';
+
+test('makeConfig() defaults validate', () => {
+  const c = makeConfig();
+  assert.doesNotThrow(() => validateConfig(c));
+  assert.doesNotThrow(() => validateConfig(DEFAULT_CONFIG));
+  assert.deepEqual(c, DEFAULT_CONFIG);
+  assert.equal(hopLength(c), 320);
+  assert.equal(frameRate(c), 50);
+});
+
+test('bitrate: 8 codebooks of 1024 at 50 frames/s = 4000 b/s, 2 codebooks = 1000 b/s', () => {
+  const c = makeConfig();
+  assert.equal(c.quantizer.numCodebooks, 8);
+  assert.equal(c.quantizer.codebookSize, 1024);
+  assert.equal(bitrate(c), 4000);
+  assert.equal(bitrate(c, 2), 1000);
+  assert.equal(bitrate(makeConfig({ quantizer: { numCodebooks: 2 } })), 1000);
+  // ceil(log2 K): a 1000-entry codebook still costs 10 bits, 1025 entries cost 11.
+  assert.equal(bitrate(makeConfig({ quantizer: { codebookSize: 1000 } })), 4000);
+  assert.equal(bitrate(makeConfig({ quantizer: { codebookSize: 1025 } })), 4400);
+});
+
+test('makeConfig merges quantizer overrides and never aliases the defaults', () => {
+  const c = makeConfig({ channels: 8, quantizer: { codebookSize: 256 } });
+  assert.equal(c.channels, 8);
+  assert.equal(c.quantizer.codebookSize, 256);
+  assert.equal(c.quantizer.dim, DEFAULT_CONFIG.quantizer.dim, 'other quantizer fields keep their defaults');
+  c.strides.push(2);
+  c.dilations[0] = 5;
+  c.quantizer.numCodebooks = 3;
+  assert.deepEqual(DEFAULT_CONFIG.strides, [2, 4, 5, 8]);
+  assert.deepEqual(DEFAULT_CONFIG.dilations, [1, 3, 9]);
+  assert.equal(DEFAULT_CONFIG.quantizer.numCodebooks, 8);
+  const strides = [3, 3];
+  const d = makeConfig({ strides });
+  strides[0] = 1;
+  assert.deepEqual(d.strides, [3, 3], 'the caller’s arrays are copied');
+});
+
+const IMPOSSIBLE: [string, DeepPartial<CodecConfig>][] = [
+  ['strides [1]', { strides: [1] }],
+  ['channels 0', { channels: 0 }],
+  ['codebookSize 1', { quantizer: { codebookSize: 1 } }],
+  ['codebookSize 70000', { quantizer: { codebookSize: 70000 } }],
+  ['emaDecay 1', { quantizer: { emaDecay: 1 } }],
+  ['kernelSize 4', { kernelSize: 4 }],
+  ['numCodebooks 0', { quantizer: { numCodebooks: 0 } }],
+  ["padding 'x'", { padding: 'x' as never }],
+  // and a few more
+  ['strides []', { strides: [] }],
+  ['strides [2, 2.5]', { strides: [2, 2.5] }],
+  ['channels 1.5', { channels: 1.5 }],
+  ['channels NaN', { channels: NaN }],
+  ['maxChannels < channels', { channels: 32, maxChannels: 16 }],
+  ['sampleRate 999', { sampleRate: 999 }],
+  ['dilations [0]', { dilations: [0] }],
+  ['kernelSize 0', { kernelSize: 0 }],
+  ['dim 0', { quantizer: { dim: 0 } }],
+  ['numCodebooks 256', { quantizer: { numCodebooks: 256 } }],
+  ['emaDecay 0', { quantizer: { emaDecay: 0 } }],
+  ['emaDecay NaN', { quantizer: { emaDecay: NaN } }],
+  ['emaEpsilon 0', { quantizer: { emaEpsilon: 0 } }],
+  ['commitmentWeight -0.1', { quantizer: { commitmentWeight: -0.1 } }],
+  ['kmeansIterations 2.5', { quantizer: { kmeansIterations: 2.5 } }],
+  ['deadCodeThreshold -1', { quantizer: { deadCodeThreshold: -1 } }],
+  ['quantizerDropout 1.5', { quantizer: { quantizerDropout: 1.5 } }],
+];
+
+test('each impossible value throws a one-line VqcodecError saying "invalid config"', () => {
+  for (const [what, overrides] of IMPOSSIBLE) {
+    assert.throws(
+      () => makeConfig(overrides),
+      (e: unknown) => {
+        assert.ok(e instanceof VqcodecError, `${what}: ${String(e)} is not a VqcodecError`);
+        assert.match(e.message, /invalid config/, what);
+        assert.ok(!e.message.includes('\n'), `${what}: one line`);
+        return true;
+      },
+      what,
+    );
+  }
+});
+
+test('validateConfig names the offending field', () => {
+  const cases: [DeepPartial<CodecConfig>, RegExp][] = [
+    [{ strides: [1] }, /strides/],
+    [{ channels: 0 }, /channels/],
+    [{ quantizer: { codebookSize: 70000 } }, /codebookSize/],
+    [{ quantizer: { emaDecay: 1 } }, /emaDecay/],
+    [{ kernelSize: 4 }, /kernelSize/],
+    [{ quantizer: { numCodebooks: 0 } }, /numCodebooks/],
+    [{ padding: 'x' as never }, /padding/],
+  ];
+  for (const [overrides, name] of cases) assert.throws(() => makeConfig(overrides), name);
+});
+
+test('validateConfig rejects a config without quantizer settings', () => {
+  const broken = { ...DEFAULT_CONFIG, quantizer: undefined } as unknown as CodecConfig;
+  assert.throws(() => validateConfig(broken), (e: unknown) => e instanceof VqcodecError && /invalid config/.test(e.message));
+});
+
+test('boundary values that are allowed', () => {
+  for (const overrides of [
+    { strides: [2] },
+    { dilations: [] },
+    { kernelSize: 1 },
+    { padding: 'causal' as const },
+    { quantizer: { codebookSize: 2 } },
+    { quantizer: { codebookSize: 65536 } },
+    { quantizer: { numCodebooks: 1 } },
+    { quantizer: { numCodebooks: 255 } },
+    { quantizer: { deadCodeThreshold: 0, kmeansIterations: 0, commitmentWeight: 0, quantizerDropout: 1 } },
+  ] as DeepPartial<CodecConfig>[]) {
+    assert.doesNotThrow(() => makeConfig(overrides), JSON.stringify(overrides));
+  }
+  assert.equal(bitrate(makeConfig({ quantizer: { codebookSize: 65536, numCodebooks: 1 } })), 16 * 50);
+});
