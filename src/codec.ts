@@ -126,12 +126,18 @@ export class Codec {
     };
   }
 
-  /** Tokens made by this model → samples of the original length. */
-  decode(tokens: Tokens): Float32Array {
+  /** Tokens made by this model → samples of the original length (optionally from their first n codebooks only). */
+  decode(tokens: Tokens, options: CodingOptions = {}): Float32Array {
     this.checkTokens(tokens);
+    if (options.numCodebooks !== undefined && options.numCodebooks !== tokens.numCodebooks) {
+      if (!(Number.isInteger(options.numCodebooks) && options.numCodebooks >= 1 && options.numCodebooks <= tokens.numCodebooks)) {
+        throw new VqcodecError(`--codebooks must be an integer from 1 to ${tokens.numCodebooks} for these tokens (got ${options.numCodebooks})`);
+      }
+      tokens = firstCodebooks(tokens, options.numCodebooks);
+    }
     const { frames, numCodebooks: n, hop } = tokens;
     const out = new Float32Array(frames * hop);
-    this.forEachChunk(frames, undefined, (lo, hi, keepFrom, keepTo) => {
+    this.forEachChunk(frames, options.chunkFrames, (lo, hi, keepFrom, keepTo) => {
       const chunk = tf.tensor3d(tokens.codes.subarray(lo * n, hi * n), [1, hi - lo, n], 'int32');
       const audio = this.model.decode(chunk);
       const data = audio.dataSync();
@@ -173,6 +179,15 @@ export class Codec {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+/** The same tokens restricted to their first n codebooks: a residual VQ stream at a lower bitrate. */
+export function firstCodebooks(tokens: Tokens, n: number): Tokens {
+  const codes = new Int32Array(tokens.frames * n);
+  for (let f = 0; f < tokens.frames; f++) {
+    codes.set(tokens.codes.subarray(f * tokens.numCodebooks, f * tokens.numCodebooks + n), f * n);
+  }
+  return { ...tokens, codes, numCodebooks: n };
 }
 
 /** 16 hex digits of SHA-256 over the config and every parameter, in a fixed order. */

@@ -41,6 +41,7 @@ function program(): Command {
     .argument('<input>')
     .argument('<output>')
     .option(...modelOption)
+    .option('-n, --codebooks <n>', 'decode from the first n codebooks only')
     .action((input, output, o) => decodeCommand(input, output, { ...globals(), ...o }));
   p.command('info').description('print a .vqt file header').argument('<input>').action((input) => infoCommand(input));
   p.command('eval')

@@ -85,14 +85,13 @@ export class UsageCounter {
     perCodebook.forEach((c, q) => c.forEach((v, k) => (this.counts[q][k] += v)));
   }
 
+  /** One entry per codebook, in order; a codebook with no assignments yet reports NaN perplexity and entropy. */
   report(): UsageReport[] {
-    return this.counts
-      .map((c, q) => ({ c, q }))
-      .filter(({ c }) => c.some((v) => v > 0))
-      .map(({ c, q }) => {
-        const u = usageFromCounts(c);
-        return { codebook: q, perplexity: u.perplexity, entropyBits: u.entropyBits, deadCodes: u.deadCodes };
-      });
+    return this.counts.map((c, q) => {
+      if (!c.some((v) => v > 0)) return { codebook: q, perplexity: Number.NaN, entropyBits: Number.NaN, deadCodes: c.length };
+      const u = usageFromCounts(c);
+      return { codebook: q, perplexity: u.perplexity, entropyBits: u.entropyBits, deadCodes: u.deadCodes };
+    });
   }
 
   reset(): void {

@@ -107,6 +107,7 @@ export function validateConfig(c: CodecConfig): void {
   const fail = (what: string): never => {
     throw new VqcodecError(`invalid config: ${what}`);
   };
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) fail('it must be a JSON object');
   if (!isPositiveInt(c.sampleRate) || c.sampleRate < 1000) fail(`sampleRate must be an integer ≥ 1000 (got ${c.sampleRate})`);
   if (!isPositiveInt(c.channels)) fail(`channels must be a positive integer (got ${c.channels})`);
   if (!isPositiveInt(c.maxChannels) || c.maxChannels < c.channels) fail(`maxChannels must be an integer ≥ channels (got ${c.maxChannels})`);

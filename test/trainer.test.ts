@@ -1,0 +1,268 @@
+/**
+ * The training loop (src/train/trainer.ts) on the two speech fixtures with a tiny model:
+ * what a run writes (log, checkpoint, model, plot), exact resume, and clear errors.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend } from '../src/backend.js';
+import { Codec } from '../src/codec.js';
+import { VqcodecError } from '../src/errors.js';
+import { plotTrainingLog } from '../src/eval/plot.js';
+import { readBundle } from '../src/io/bundle.js';
+import { hopLength, makeConfig, type CodecConfig } from '../src/model/config.js';
+import type { NamedArrays } from '../src/model/params.js';
+import { DEFAULT_TRAIN_OPTIONS, readLog, train, type LogEntry, type StepLog, type TrainOptions } from '../src/train/trainer.js';
+
+/** The repository root: the nearest folder above this file with a package.json (works from test/ and dist/test/). */
+function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    assert.notEqual(parent, dir, 'package.json not found above the test file');
+    dir = parent;
+  }
+  return dir;
+}
+
+const FIXTURES = path.join(repoRoot(), 'test', 'fixtures');
+
+const CONFIG: CodecConfig = makeConfig({
+  channels: 4,
+  maxChannels: 16,
+  strides: [2, 4, 5, 8],
+  dilations: [1, 3],
+  kernelSize: 3,
+  quantizer: { codebookSize: 16, dim: 8, numCodebooks: 3 },
+});
+const NUM_CODEBOOKS = 3;
+const STFT_WINDOWS = [64, 128, 256];
+const CROP_SECONDS = 0.2;
+
+let root: string;
+let data: string;
+/** Run A: 4 steps straight. */
+let runA: string;
+let codecA: Codec;
+const checkpointsA: number[] = [];
+const stepsA: number[] = [];
+
+function options(outDir: string, overrides: Partial<TrainOptions> = {}): TrainOptions {
+  return {
+    ...DEFAULT_TRAIN_OPTIONS,
+    data,
+    outDir,
+    steps: 4,
+    batchSize: 2,
+    cropSeconds: CROP_SECONDS,
+    stftWindows: STFT_WINDOWS,
+    logEvery: 1,
+    validateEvery: 1000,
+    checkpointEvery: 2,
+    validClips: 1,
+    validSeconds: 1,
+    seed: 3,
+    ...overrides,
+  };
+}
+
+function isVqcodecError(pattern?: RegExp) {
+  return (err: unknown): boolean => {
+    assert.ok(err instanceof VqcodecError, `expected a VqcodecError, got ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`);
+    assert.ok(!err.message.includes('\n'), `message is one line: ${err.message}`);
+    if (pattern) assert.match(err.message, pattern);
+    return true;
+  };
+}
+
+function trainEntries(log: LogEntry[]): StepLog[] {
+  return log.filter((e): e is StepLog => e.type === 'train');
+}
+
+function assertSameArrays(a: NamedArrays, b: NamedArrays, what: string): void {
+  assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), `${what}: same names`);
+  for (const name of Object.keys(a)) {
+    assert.deepEqual(a[name].shape, b[name].shape, `${what}: shape of ${name}`);
+    const x = a[name].data;
+    const y = b[name].data;
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+    assert.ok(worst <= 1e-6, `${what}: ${name} differs by up to ${worst}`);
+  }
+}
+
+before(async () => {
+  await initBackend('wasm');
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'vqcodec-'));
+  data = path.join(root, 'data');
+  await fs.mkdir(data);
+  for (const f of ['speech.wav', 'speech.ogg']) await fs.copyFile(path.join(FIXTURES, f), path.join(data, f));
+  runA = path.join(root, 'runA');
+  codecA = await train(CONFIG, options(runA), false, {
+    onStep: (step) => stepsA.push(step),
+    onCheckpoint: (step) => checkpointsA.push(step),
+  });
+});
+
+after(async () => {
+  codecA?.dispose();
+  if (root) await fs.rm(root, { recursive: true, force: true });
+});
+
+test('the crops are at least as long as the largest STFT window', () => {
+  const hop = hopLength(CONFIG);
+  const crop = Math.round((CROP_SECONDS * CONFIG.sampleRate) / hop) * hop;
+  assert.ok(crop >= Math.max(...STFT_WINDOWS), `crop ${crop} samples`);
+});
+
+test('a 4-step run writes log.jsonl, checkpoint.bin, train.json and a loadable model/', async () => {
+  assert.deepEqual(stepsA, [1, 2, 3, 4]);
+  assert.deepEqual(checkpointsA, [2, 4]);
+  const files = (await fs.readdir(runA)).sort();
+  for (const f of ['checkpoint.bin', 'log.jsonl', 'model', 'train.json']) assert.ok(files.includes(f), `${f} in ${files}`);
+  assert.ok(!files.some((f) => f.endsWith('.tmp')), `no temp files: ${files}`);
+  assert.deepEqual((await fs.readdir(path.join(runA, 'model'))).sort(), ['config.json', 'weights.bin']);
+
+  const log = await readLog(runA);
+  const steps = trainEntries(log);
+  assert.deepEqual(steps.map((e) => e.step), [1, 2, 3, 4]);
+  for (const e of steps) {
+    for (const k of ['total', 'waveform', 'stft', 'commitment', 'gradNorm', 'elapsedSeconds', 'audioSecondsPerSecond'] as const) {
+      assert.ok(Number.isFinite(e[k]), `step ${e.step}: ${k} = ${e[k]}`);
+    }
+    // One value per codebook that was active in the logged window (quantizer dropout may leave out the last ones).
+    assert.ok(Array.isArray(e.perplexity) && e.perplexity.length >= 1 && e.perplexity.length <= NUM_CODEBOOKS, `step ${e.step}: perplexity per codebook ${JSON.stringify(e.perplexity)}`);
+    assert.ok(Array.isArray(e.deadCodes) && e.deadCodes.length === e.perplexity.length, `step ${e.step}: deadCodes per codebook ${JSON.stringify(e.deadCodes)}`);
+    // null (NaN in JSON) marks a codebook no step of the window used (quantizer dropout).
+    for (const p of e.perplexity) assert.ok(p === null || (p >= 1 && p <= 16), `perplexity ${p}`);
+    for (const d of e.deadCodes) assert.ok(Number.isInteger(d) && d >= 0 && d <= 16, `deadCodes ${d}`);
+  }
+  // Most steps train all codebooks (dropout 0.5), so some entry reports all three.
+  assert.ok(steps.some((e) => e.perplexity.length === NUM_CODEBOOKS));
+  // One validation at the last step (validateEvery is large), with every codebook in use.
+  const valid = log.filter((e) => e.type === 'valid');
+  assert.deepEqual(valid.map((e) => e.step), [4]);
+  assert.equal(valid[0].perplexity.length, NUM_CODEBOOKS);
+  for (const k of ['siSdr', 'stoi', 'melDistance'] as const) assert.equal(typeof valid[0][k], 'number', `valid ${k}`);
+
+  const checkpoint = await readBundle(path.join(runA, 'checkpoint.bin'));
+  assert.equal(checkpoint.meta.format, 'vqcodec-checkpoint');
+  assert.equal(checkpoint.meta.step, 4);
+
+  const trainJson = JSON.parse(await fs.readFile(path.join(runA, 'train.json'), 'utf8'));
+  assert.deepEqual(trainJson.config, CONFIG);
+
+  const loaded = await Codec.load(path.join(runA, 'model'));
+  try {
+    assert.equal(loaded.fingerprint, codecA.fingerprint);
+    assert.deepEqual(loaded.config, CONFIG);
+    const tokens = loaded.encode(new Float32Array(1000).map((_, i) => Math.sin(i / 7) * 0.3));
+    assert.equal(loaded.decode(tokens).length, 1000);
+  } finally {
+    loaded.dispose();
+  }
+});
+
+test(
+  'every train log entry has one perplexity and deadCodes value per codebook',
+  async () => {
+    for (const e of trainEntries(await readLog(runA))) {
+      assert.equal(e.perplexity.length, NUM_CODEBOOKS, `step ${e.step}: ${JSON.stringify(e.perplexity)}`);
+      assert.equal(e.deadCodes.length, NUM_CODEBOOKS, `step ${e.step}: ${JSON.stringify(e.deadCodes)}`);
+    }
+  },
+);
+
+test('plotTrainingLog of the run is an SVG with the loss, perplexity and validation panels', async () => {
+  const svg = plotTrainingLog(await readLog(runA), 'run <A> & co');
+  assert.equal(typeof svg, 'string');
+  assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.match(svg, /<\/svg>\s*$/);
+  assert.equal(svg.match(/<svg\b/g)?.length, 1);
+  for (const title of ['training loss', 'codebook perplexity', 'validation', 'codebook 0', 'codebook 2']) assert.ok(svg.includes(title), `SVG mentions ${title}`);
+  assert.ok(svg.includes('run &lt;A&gt; &amp; co'), 'title is escaped');
+  assert.ok((svg.match(/<path d="M[\d.,ML-]+"/g)?.length ?? 0) >= 4, 'has line paths');
+  assert.ok(!/NaN|undefined|Infinity/.test(svg), 'no NaN/undefined/Infinity in the SVG');
+  assert.equal(svg.match(/<text\b/g)?.length, svg.match(/<\/text>/g)?.length, 'balanced <text> elements');
+});
+
+test('exact resume: 2 steps + resume to 4 gives the same weights, optimiser state and log as 4 straight steps', async () => {
+  const runB = path.join(root, 'runB');
+  const first = await train(CONFIG, options(runB, { steps: 2 }), false);
+  first.dispose();
+  assert.deepEqual(trainEntries(await readLog(runB)).map((e) => e.step), [1, 2]);
+  // As if the process died after logging step 3 but before its checkpoint: the resume must drop that line.
+  const orphan = { ...trainEntries(await readLog(runB))[1], step: 3, total: 12345 };
+  await fs.appendFile(path.join(runB, 'log.jsonl'), JSON.stringify(orphan) + '\n');
+
+  const resumedSteps: number[] = [];
+  const codecB = await train(CONFIG, options(runB, { steps: 4 }), true, { onStep: (s) => resumedSteps.push(s) });
+  try {
+    assert.deepEqual(resumedSteps, [3, 4], 'the resumed run starts after the checkpoint');
+    assertSameArrays(codecA.model.params.snapshot(), codecB.model.params.snapshot(), 'final weights');
+    assert.equal(codecB.fingerprint, codecA.fingerprint);
+    // Same Adam moments, codebook usage and random state in the final checkpoints.
+    const ckA = await readBundle(path.join(runA, 'checkpoint.bin'));
+    const ckB = await readBundle(path.join(runB, 'checkpoint.bin'));
+    assertSameArrays(ckA.arrays, ckB.arrays, 'final checkpoint');
+    assert.equal(ckB.meta.step, 4);
+    assert.equal(ckB.meta.adamStep, ckA.meta.adamStep);
+    assert.equal(ckB.meta.random, ckA.meta.random);
+    // Exported models are identical too.
+    const loadedB = await Codec.load(path.join(runB, 'model'));
+    assert.equal(loadedB.fingerprint, codecA.fingerprint);
+    loadedB.dispose();
+  } finally {
+    codecB.dispose();
+  }
+
+  const logA = trainEntries(await readLog(runA));
+  const logB = trainEntries(await readLog(runB));
+  assert.deepEqual(logB.map((e) => e.step), [1, 2, 3, 4], 'each step logged once');
+  // Every loss figure of every step agrees (timings aside).
+  const figures = (e: StepLog) => ({ ...e, elapsedSeconds: 0, audioSecondsPerSecond: 0 });
+  assert.deepEqual(logB.map(figures), logA.map(figures));
+});
+
+test('a fresh run in a folder that holds a checkpoint throws VqcodecError and leaves the run alone', async () => {
+  const logBefore = await fs.readFile(path.join(runA, 'log.jsonl'), 'utf8');
+  const checkpointBefore = await fs.readFile(path.join(runA, 'checkpoint.bin'));
+  await assert.rejects(train(CONFIG, options(runA), false), isVqcodecError(/resume/));
+  assert.equal(await fs.readFile(path.join(runA, 'log.jsonl'), 'utf8'), logBefore, 'log untouched');
+  assert.deepEqual(await fs.readFile(path.join(runA, 'checkpoint.bin')), checkpointBefore, 'checkpoint untouched');
+});
+
+test('resume without a checkpoint throws VqcodecError', async () => {
+  await assert.rejects(train(CONFIG, options(path.join(root, 'empty-run')), true), isVqcodecError(/nothing to resume/));
+});
+
+test('impossible training options throw VqcodecError', async () => {
+  const out = path.join(root, 'bad-options');
+  for (const bad of [
+    { steps: 0 },
+    { steps: 2.5 },
+    { batchSize: -1 },
+    { batchSize: 0 },
+    { cropSeconds: 0 },
+    { learningRate: 0 },
+    { logEvery: 0 },
+    { checkpointEvery: -2 },
+    { stftWindows: [64, 90] },
+    { stftWindows: [0] },
+  ] as Partial<TrainOptions>[]) {
+    await assert.rejects(train(CONFIG, options(out, bad), false), isVqcodecError(/invalid training option/), JSON.stringify(bad));
+  }
+  assert.ok(!existsSync(path.join(out, 'checkpoint.bin')));
+});
+
+test('crops shorter than the largest STFT window, or a missing data folder, throw VqcodecError', async () => {
+  // 0.03 s rounds to 2 frames = 640 samples < 1024.
+  await assert.rejects(
+    train(CONFIG, options(path.join(root, 'short-crops'), { cropSeconds: 0.03, stftWindows: [64, 1024] }), false),
+    isVqcodecError(/STFT window/),
+  );
+  await assert.rejects(train(CONFIG, options(path.join(root, 'no-data'), { data: path.join(root, 'nope') }), false), isVqcodecError(/no such/));
+});
