@@ -67,6 +67,7 @@ function program(): Command {
     .option('--validate-every <n>', 'steps between validations')
     .option('--checkpoint-every <n>', 'steps between checkpoints')
     .option('--seed <n>', 'random seed')
+    .option('--workers <n>', 'data-parallel worker threads (default: cores, at most 2)')
     .option('--resume', 'continue the run in --out from its checkpoint')
     .option('--plot', 'write curves.svg into the run folder at the end')
     .action((o) => trainCommand({ ...globals(), ...o }));

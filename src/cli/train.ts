@@ -22,6 +22,7 @@ export interface TrainCommandOptions extends GlobalOptions {
   validateEvery?: string;
   checkpointEvery?: string;
   seed?: string;
+  workers?: string;
   resume?: boolean;
   plot?: boolean;
 }
@@ -60,6 +61,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     validateEvery: intOption('--validate-every', options.validateEvery) ?? d.validateEvery,
     checkpointEvery: intOption('--checkpoint-every', options.checkpointEvery) ?? d.checkpointEvery,
     seed: intOption('--seed', options.seed) ?? d.seed,
+    workers: intOption('--workers', options.workers) ?? d.workers,
   };
   await startBackend(options);
   let bar = progressBar(1, '');

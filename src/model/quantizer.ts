@@ -55,6 +55,25 @@ function lookupNearest(r: tf.Tensor2D, book: tf.Tensor2D): { chosen: tf.Tensor2D
   return { chosen, indices: indices! };
 }
 
+/** Per active codebook: assignment counts [K] and sums of assigned vectors [K·D], row-major. */
+export interface BatchStatistics {
+  counts: Float32Array[];
+  sums: Float32Array[];
+}
+
+/** Adds replicas' statistics (same codebooks active in each). */
+export function mergeStatistics(parts: BatchStatistics[]): BatchStatistics {
+  const add = (arrays: Float32Array[]) => {
+    const out = new Float32Array(arrays[0].length);
+    for (const a of arrays) for (let i = 0; i < a.length; i++) out[i] += a[i];
+    return out;
+  };
+  return {
+    counts: parts[0].counts.map((_, q) => add(parts.map((p) => p.counts[q]))),
+    sums: parts[0].sums.map((_, q) => add(parts.map((p) => p.sums[q]))),
+  };
+}
+
 export interface QuantizeResult {
   /** Straight-through quantized vectors [N, D]: value Σ e_q, gradient to z_e. */
   quantized: tf.Tensor2D;
@@ -210,26 +229,38 @@ export class ResidualVectorQuantizer {
   }
 
   /**
-   * After an optimizer step: EMA codebook updates (when enabled), usage tracking and
-   * dead-code restarts. `residuals[q]` and `codes[:, q]` are what quantize() returned.
-   * Returns the per-codebook assignment counts of this batch (for health statistics).
+   * What one batch contributes to the codebooks: per active codebook, how many vectors
+   * chose each code and their sum. Host arrays, so that data-parallel replicas can add
+   * theirs up before one update.
    */
-  update(residuals: tf.Tensor2D[], codes: tf.Tensor2D, random: () => number): Int32Array[] {
-    const { codebookSize: K, emaDecay: decay, emaEpsilon: eps, deadCodeThreshold } = this.config;
-    const counts: Int32Array[] = [];
+  batchStatistics(residuals: tf.Tensor2D[], codes: tf.Tensor2D): BatchStatistics {
+    const K = this.config.codebookSize;
+    const counts: Float32Array[] = [];
+    const sums: Float32Array[] = [];
     residuals.forEach((r, q) => {
-      const idx = tf.tidy(() => tf.reshape(tf.slice(codes, [0, q], [-1, 1]), [-1]));
-      const onehot = tf.tidy(() => tf.oneHot(idx as tf.Tensor1D, K).toFloat());
-      const batchCounts = tf.tidy(() => tf.sum(onehot, 0));
-      const hostIdx = idx.dataSync() as Int32Array;
-      const c = new Int32Array(K);
-      for (const i of hostIdx) c[i]++;
-      counts.push(c);
+      const [c, s] = tf.tidy(() => {
+        const idx = tf.reshape(tf.slice(codes, [0, q], [-1, 1]), [-1]) as tf.Tensor1D;
+        const onehot = tf.oneHot(idx, K).toFloat();
+        return [tf.sum(onehot, 0), tf.matMul(tf.transpose(onehot), r)];
+      });
+      counts.push(c.dataSync() as Float32Array);
+      sums.push(s.dataSync() as Float32Array);
+      tf.dispose([c, s]);
+    });
+    return { counts, sums };
+  }
+
+  /**
+   * After an optimizer step: EMA codebook updates (when enabled), usage tracking and
+   * dead-code restarts onto `recent` residuals. Returns the integer counts per codebook.
+   */
+  applyStatistics(stats: BatchStatistics, recent: tf.Tensor2D[], random: () => number): Int32Array[] {
+    const { codebookSize: K, dim: D, emaDecay: decay, emaEpsilon: eps, deadCodeThreshold } = this.config;
+    return stats.counts.map((batchCounts, q) => {
       if (this.config.ema) {
         tf.tidy(() => {
-          const sums = tf.matMul(tf.transpose(onehot), r);
-          const size = tf.add(tf.mul(this.clusterSize[q], decay), tf.mul(batchCounts, 1 - decay));
-          const embed = tf.add(tf.mul(this.embedSum[q], decay), tf.mul(sums, 1 - decay));
+          const size = tf.add(tf.mul(this.clusterSize[q], decay), tf.mul(tf.tensor1d(batchCounts), 1 - decay));
+          const embed = tf.add(tf.mul(this.embedSum[q], decay), tf.mul(tf.tensor2d(stats.sums[q], [K, D]), 1 - decay));
           // Laplace smoothing keeps each size positive without changing their total.
           const total = tf.sum(size);
           const smoothed = tf.mul(tf.div(tf.add(size, eps), tf.add(total, K * eps)), total);
@@ -239,11 +270,19 @@ export class ResidualVectorQuantizer {
         });
       }
       const usage = this.usage[q];
-      for (let k = 0; k < K; k++) usage[k] = decay * usage[k] + (1 - decay) * c[k];
-      if (deadCodeThreshold > 0) this.restartDeadCodes(q, r, random);
-      tf.dispose([idx, onehot, batchCounts]);
+      const counts = new Int32Array(K);
+      for (let k = 0; k < K; k++) {
+        counts[k] = Math.round(batchCounts[k]);
+        usage[k] = decay * usage[k] + (1 - decay) * batchCounts[k];
+      }
+      if (deadCodeThreshold > 0) this.restartDeadCodes(q, recent[q], random);
+      return counts;
     });
-    return counts;
+  }
+
+  /** batchStatistics then applyStatistics, for a single process. */
+  update(residuals: tf.Tensor2D[], codes: tf.Tensor2D, random: () => number): Int32Array[] {
+    return this.applyStatistics(this.batchStatistics(residuals, codes), residuals, random);
   }
 
   /** Moves every code used less than the threshold onto a random recent residual, resetting its statistics. */

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Codec } from '../codec.js';
 import { VqcodecError } from '../errors.js';
@@ -17,7 +18,9 @@ import { evaluateClip, summarize, UsageCounter } from '../eval/evaluate.js';
 import { Adam } from './adam.js';
 import { CropSampler, listAudio, loadClips, type Clip } from './data.js';
 import { Random } from './random.js';
-import { trainStep, type LossWeights } from './step.js';
+import { DataParallel } from './parallel.js';
+import { trainStep, type LossWeights, type StepStats } from './step.js';
+import { backendName } from '../backend.js';
 
 export interface TrainOptions {
   /** Folder of audio files, or a .jsonl manifest. */
@@ -39,6 +42,8 @@ export interface TrainOptions {
   validClips: number;
   validSeconds: number;
   seed: number;
+  /** Data-parallel replicas (worker threads); 1 trains in this thread only. */
+  workers: number;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'outDir'> = {
@@ -55,6 +60,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'outDir'> = {
   validClips: 8,
   validSeconds: 4,
   seed: 1,
+  workers: Math.min(2, availableParallelism()),
 };
 
 export interface StepLog {
@@ -98,6 +104,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   };
   if (!positiveInt(o.steps)) fail(`steps must be a positive integer (got ${o.steps})`);
   if (!positiveInt(o.batchSize)) fail(`batch size must be a positive integer (got ${o.batchSize})`);
+  if (!positiveInt(o.workers) || o.workers > o.batchSize) fail(`workers must be an integer from 1 to the batch size (got ${o.workers})`);
   if (!(o.cropSeconds > 0)) fail(`crop length must be > 0 s (got ${o.cropSeconds})`);
   if (!(o.learningRate > 0 && o.learningRate < 1)) fail(`learning rate must be in (0, 1) (got ${o.learningRate})`);
   for (const key of ['logEvery', 'validateEvery', 'checkpointEvery'] as const) if (!positiveInt(o[key])) fail(`${key} must be a positive integer (got ${o[key]})`);
@@ -128,7 +135,8 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
     random = restored.random;
     startStep = restored.step;
     // The run's own options win, except the step budget, which a resume may extend.
-    opts = { ...restored.options, steps: options.steps, data: options.data, outDir: options.outDir };
+    // Workers change speed, not results: a resume may use another count.
+    opts = { ...restored.options, steps: options.steps, data: options.data, outDir: options.outDir, workers: options.workers };
     await truncateLog(logPath, startStep);
   } else {
     if (resume) throw new VqcodecError(`nothing to resume: no ${CHECKPOINT} in ${options.outDir}`);
@@ -164,55 +172,66 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
   let windowSteps = 0;
   let stepsSinceLog: { total: number; waveform: number; stft: number; codebook: number; commitment: number; gradNorm: number }[] = [];
   const runStart = performance.now();
-  for (let step = startStep + 1; step <= opts.steps; step++) {
-    const batch = tf.tensor2d(sampler.sample(opts.batchSize, cropLength, random), [opts.batchSize, cropLength]);
-    // Quantizer dropout (SoundStream): some batches train the first n codebooks only, so every prefix decodes well.
-    const numActive = random.next() < dropout ? 1 + random.int(numCodebooks) : numCodebooks;
-    const stats = trainStep(model, adam, batch, numActive, opts.lossWeights, opts.stftWindows, random.next);
-    batch.dispose();
-    if (!Number.isFinite(stats.total)) throw new VqcodecError(`training diverged at step ${step} (loss ${stats.total}); try a lower --lr`);
-    usage.addCounts(stats.counts);
-    stepsSinceLog.push(stats);
-    windowSteps++;
-    const seconds = (performance.now() - windowStart) / 1000;
-    const audioSecondsPerSecond = (windowSteps * opts.batchSize * cropLength) / sampleRate / seconds;
+  const parallel = opts.workers > 1 ? await DataParallel.start(model, opts.workers, backendName() ?? 'wasm') : undefined;
+  try {
+    for (let step = startStep + 1; step <= opts.steps; step++) {
+      const samples = sampler.sample(opts.batchSize, cropLength, random);
+      // Quantizer dropout (SoundStream): some batches train the first n codebooks only, so every prefix decodes well.
+      const numActive = random.next() < dropout ? 1 + random.int(numCodebooks) : numCodebooks;
+      let stats: StepStats;
+      if (parallel) {
+        stats = await parallel.step(model, adam, samples, opts.batchSize, cropLength, numActive, opts.lossWeights, opts.stftWindows, random.next);
+      } else {
+        const batch = tf.tensor2d(samples, [opts.batchSize, cropLength]);
+        stats = trainStep(model, adam, batch, numActive, opts.lossWeights, opts.stftWindows, random.next);
+        batch.dispose();
+      }
+      if (!Number.isFinite(stats.total)) throw new VqcodecError(`training diverged at step ${step} (loss ${stats.total}); try a lower --lr`);
+      usage.addCounts(stats.counts);
+      stepsSinceLog.push(stats);
+      windowSteps++;
+      const seconds = (performance.now() - windowStart) / 1000;
+      const audioSecondsPerSecond = (windowSteps * opts.batchSize * cropLength) / sampleRate / seconds;
 
-    let log: StepLog | undefined;
-    if (step % opts.logEvery === 0 || step === opts.steps) {
-      const mean = (k: keyof (typeof stepsSinceLog)[number]) => stepsSinceLog.reduce((s, x) => s + x[k], 0) / stepsSinceLog.length;
-      const health = usage.report();
-      log = {
-        type: 'train',
-        step,
-        elapsedSeconds: (performance.now() - runStart) / 1000,
-        total: mean('total'),
-        waveform: mean('waveform'),
-        stft: mean('stft'),
-        codebook: mean('codebook'),
-        commitment: mean('commitment'),
-        gradNorm: mean('gradNorm'),
-        audioSecondsPerSecond,
-        perplexity: health.map((h) => h.perplexity),
-        deadCodes: health.map((h) => h.deadCodes),
-      };
-      await fs.appendFile(logPath, JSON.stringify(log) + '\n');
-      usage.reset();
-      stepsSinceLog = [];
-      windowStart = performance.now();
-      windowSteps = 0;
-    }
-    events.onStep?.(step, log, { total: stats.total, audioSecondsPerSecond });
+      let log: StepLog | undefined;
+      if (step % opts.logEvery === 0 || step === opts.steps) {
+        const mean = (k: keyof (typeof stepsSinceLog)[number]) => stepsSinceLog.reduce((s, x) => s + x[k], 0) / stepsSinceLog.length;
+        const health = usage.report();
+        log = {
+          type: 'train',
+          step,
+          elapsedSeconds: (performance.now() - runStart) / 1000,
+          total: mean('total'),
+          waveform: mean('waveform'),
+          stft: mean('stft'),
+          codebook: mean('codebook'),
+          commitment: mean('commitment'),
+          gradNorm: mean('gradNorm'),
+          audioSecondsPerSecond,
+          perplexity: health.map((h) => h.perplexity),
+          deadCodes: health.map((h) => h.deadCodes),
+        };
+        await fs.appendFile(logPath, JSON.stringify(log) + '\n');
+        usage.reset();
+        stepsSinceLog = [];
+        windowStart = performance.now();
+        windowSteps = 0;
+      }
+      events.onStep?.(step, log, { total: stats.total, audioSecondsPerSecond });
 
-    if (validClips.length > 0 && (step % opts.validateEvery === 0 || step === opts.steps)) {
-      const entry = validate(model, validClips, step);
-      await fs.appendFile(logPath, JSON.stringify(entry) + '\n');
-      events.onValidate?.(entry);
+      if (validClips.length > 0 && (step % opts.validateEvery === 0 || step === opts.steps)) {
+        const entry = validate(model, validClips, step);
+        await fs.appendFile(logPath, JSON.stringify(entry) + '\n');
+        events.onValidate?.(entry);
+      }
+      if (step % opts.checkpointEvery === 0 || step === opts.steps) {
+        await saveCheckpoint(checkpointPath, model, adam, random, step, opts);
+        if (step !== opts.steps) await Codec.fromModel(model).save(path.join(options.outDir, 'model'));
+        events.onCheckpoint?.(step, checkpointPath);
+      }
     }
-    if (step % opts.checkpointEvery === 0 || step === opts.steps) {
-      await saveCheckpoint(checkpointPath, model, adam, random, step, opts);
-      if (step !== opts.steps) await Codec.fromModel(model).save(path.join(options.outDir, 'model'));
-      events.onCheckpoint?.(step, checkpointPath);
-    }
+  } finally {
+    await parallel?.close();
   }
   const codec = Codec.fromModel(model);
   await codec.save(path.join(options.outDir, 'model'));

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend.js';
+import { makeConfig } from '../src/model/config.js';
+import { VqVae } from '../src/model/vqvae.js';
+import { Adam } from '../src/train/adam.js';
+import { DataParallel } from '../src/train/parallel.js';
+import { Random } from '../src/train/random.js';
+import { trainStep } from '../src/train/step.js';
+
+const CONFIG = makeConfig({ channels: 4, maxChannels: 16, strides: [2, 4], dilations: [1, 3], kernelSize: 3, quantizer: { codebookSize: 16, dim: 8, numCodebooks: 2, deadCodeThreshold: 0 } });
+const ADAM = { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, clipNorm: 1 };
+const WEIGHTS = { waveform: 1, stft: 1, vq: 1 };
+const WINDOWS = [64, 128];
+const ROWS = 5; // uneven shards (3 + 2) exercise the size-weighted gradient mean
+const LENGTH = 1024;
+
+function speechLikeBatch(): Float32Array {
+  const random = new Random(7);
+  const out = new Float32Array(ROWS * LENGTH);
+  for (let i = 0; i < out.length; i++) out[i] = 0.3 * Math.sin(i * 0.05 * (1 + (i % LENGTH) / LENGTH)) + 0.05 * (random.next() - 0.5);
+  return out;
+}
+
+test('two data-parallel replicas give the same losses and (to Adam’s step size) the same weights as one process', async () => {
+  await initBackend('wasm');
+  const batch = speechLikeBatch();
+  const single = new VqVae(CONFIG, 3);
+  const parallelModel = new VqVae(CONFIG, 3);
+  const adamSingle = new Adam(ADAM);
+  const adamParallel = new Adam(ADAM);
+  const randomSingle = new Random(1);
+  const randomParallel = new Random(1);
+  const dp = await DataParallel.start(parallelModel, 2, 'wasm');
+  try {
+    const input = tf.tensor2d(batch, [ROWS, LENGTH]);
+    let tensorsAfterFirst = 0;
+    for (let step = 0; step < 3; step++) {
+      const a = trainStep(single, adamSingle, input, 2, WEIGHTS, WINDOWS, randomSingle.next);
+      const b = await dp.step(parallelModel, adamParallel, batch, ROWS, LENGTH, 2, WEIGHTS, WINDOWS, randomParallel.next);
+      // Same weights at step 0: equal to float rounding. Later steps start from weights that differ by Adam's step size.
+      const tolerance = step === 0 ? 1e-4 : 1e-2;
+      assert.ok(Math.abs(a.total - b.total) < tolerance * Math.max(1, a.total), `step ${step}: loss ${a.total} vs ${b.total}`);
+      assert.ok(Math.abs(a.gradNorm - b.gradNorm) < 10 * tolerance * Math.max(1, a.gradNorm), `step ${step}: gradient norm ${a.gradNorm} vs ${b.gradNorm}`);
+      assert.deepEqual(b.counts.map((c) => c.reduce((s, v) => s + v, 0)), [(ROWS * LENGTH) / 8, (ROWS * LENGTH) / 8], 'every frame of every shard is counted');
+      if (step === 0) tensorsAfterFirst = tf.memory().numTensors;
+    }
+    assert.equal(tf.memory().numTensors, tensorsAfterFirst, 'no tensors leak per parallel step');
+    input.dispose();
+    // Adam moves each weight by about ±lr per step whatever the gradient's size, so a
+    // float-rounding difference in a near-zero gradient can flip one step: allow 2·lr per step.
+    const a = single.params.snapshot();
+    const b = parallelModel.params.snapshot();
+    for (const name of Object.keys(single.params.trainableVariables())) {
+      let worst = 0;
+      a[name].data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b[name].data[i]))));
+      assert.ok(worst <= 3 * 2 * ADAM.learningRate, `${name} differs by ${worst}`);
+    }
+  } finally {
+    await dp.close();
+    single.dispose();
+    parallelModel.dispose();
+  }
+});
