@@ -36,6 +36,7 @@ test('two data-parallel replicas give the same losses and (to Adam’s step size
   try {
     const input = tf.tensor2d(batch, [ROWS, LENGTH]);
     let tensorsAfterFirst = 0;
+    let workerTensorsAfterFirst: number[] = [];
     for (let step = 0; step < 3; step++) {
       const a = trainStep(single, adamSingle, input, 2, WEIGHTS, WINDOWS, randomSingle.next);
       const b = await dp.step(parallelModel, adamParallel, batch, ROWS, LENGTH, 2, WEIGHTS, WINDOWS, randomParallel.next);
@@ -44,9 +45,13 @@ test('two data-parallel replicas give the same losses and (to Adam’s step size
       assert.ok(Math.abs(a.total - b.total) < tolerance * Math.max(1, a.total), `step ${step}: loss ${a.total} vs ${b.total}`);
       assert.ok(Math.abs(a.gradNorm - b.gradNorm) < 10 * tolerance * Math.max(1, a.gradNorm), `step ${step}: gradient norm ${a.gradNorm} vs ${b.gradNorm}`);
       assert.deepEqual(b.counts.map((c) => c.reduce((s, v) => s + v, 0)), [(ROWS * LENGTH) / 8, (ROWS * LENGTH) / 8], 'every frame of every shard is counted');
-      if (step === 0) tensorsAfterFirst = tf.memory().numTensors;
+      if (step === 0) {
+        tensorsAfterFirst = tf.memory().numTensors;
+        workerTensorsAfterFirst = dp.workerTensors.slice();
+      }
     }
     assert.equal(tf.memory().numTensors, tensorsAfterFirst, 'no tensors leak per parallel step');
+    assert.deepEqual(dp.workerTensors, workerTensorsAfterFirst, 'no tensors leak per step in the workers');
     input.dispose();
     // Adam moves each weight by about ±lr per step whatever the gradient's size, so a
     // float-rounding difference in a near-zero gradient can flip one step: allow 2·lr per step.

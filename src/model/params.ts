@@ -85,7 +85,7 @@ export class ParamStore {
       if (a.shape.join('x') !== v.shape.join('x')) {
         throw new Error(`${what}: parameter ${name} has shape ${a.shape.join('x')}, the model expects ${v.shape.join('x')}`);
       }
-      v.assign(tf.tensor(a.data, v.shape, 'float32'));
+      tf.tidy(() => v.assign(tf.tensor(a.data, v.shape, 'float32'))); // tidy releases the temporary tensor
     }
     return absent;
   }

@@ -33,6 +33,8 @@ export interface ShardReply {
   present: boolean[];
   losses: Float32Array;
   stats: BatchStatistics;
+  /** The worker's live tensor count after the step (a leak check). */
+  tensors: number;
   error?: string;
 }
 
@@ -54,12 +56,15 @@ export function packWeights(model: VqVae, names: string[]): Float32Array {
 }
 
 export function unpackWeights(model: VqVae, names: string[], flat: Float32Array): void {
-  let offset = 0;
-  for (const name of names) {
-    const v = model.params.get(name);
-    v.assign(tf.tensor(flat.subarray(offset, offset + v.size), v.shape, 'float32'));
-    offset += v.size;
-  }
+  // Inside tidy: assign() shares the new tensor's data, and the tensor itself must be released.
+  tf.tidy(() => {
+    let offset = 0;
+    for (const name of names) {
+      const v = model.params.get(name);
+      v.assign(tf.tensor(flat.subarray(offset, offset + v.size), v.shape, 'float32'));
+      offset += v.size;
+    }
+  });
 }
 
 /**
@@ -92,6 +97,9 @@ export class DataParallel {
     }
     return new DataParallel(workers, replicaParameterNames(model));
   }
+
+  /** Live tensor counts the workers reported after the last step. */
+  workerTensors: number[] = [];
 
   get replicas(): number {
     return this.workers.length + 1;
@@ -136,6 +144,7 @@ export class DataParallel {
     const own = computeGradients(model, mine, numActive, lossWeights, stftWindows);
     mine.dispose();
     const others = await Promise.all(replies);
+    this.workerTensors = others.map((r) => r.tensors);
 
     // Weighted mean of the shard gradients = the gradient of the full batch's mean loss.
     const vars = model.params.trainableVariables();

@@ -32,7 +32,7 @@ try {
         offset += v.size;
       }
       tf.dispose([...Object.values(shard.grads), ...shard.residuals]);
-      const reply: ShardReply = { grads, present, losses: shard.losses, stats: shard.stats };
+      const reply: ShardReply = { grads, present, losses: shard.losses, stats: shard.stats, tensors: tf.memory().numTensors };
       port.postMessage(reply, [grads.buffer]);
     } catch (err) {
       port.postMessage({ error: (err as Error).message });
