@@ -15,6 +15,12 @@ import type { NamedArrays } from './model/params.js';
 import { VqVae, withoutTrainingState } from './model/vqvae.js';
 import type { Tokens } from './types.js';
 
+/** A token stream's header: everything in Tokens but the codes (as in a .vqt file's header). */
+export type TokenStreamHeader = Omit<Tokens, 'codes'>;
+
+/** Blocks of a stream, synchronous or not. */
+export type BlockSource<T> = AsyncIterable<T> | Iterable<T>;
+
 export interface CodingOptions {
   /** Use the first n codebooks only (lower bitrate); default all. */
   numCodebooks?: number;
@@ -108,11 +114,7 @@ export class Codec {
     padded.set(samples);
     const codes = new Int32Array(frames * n);
     this.forEachChunk(frames, options.chunkFrames, (lo, hi, keepFrom, keepTo) => {
-      const chunk = tf.tensor2d(padded.subarray(lo * hop, hi * hop), [1, (hi - lo) * hop]);
-      const out = this.model.encode(chunk, n);
-      const data = out.dataSync();
-      codes.set(data.subarray((keepFrom - lo) * n, (keepTo - lo) * n), keepFrom * n);
-      tf.dispose([chunk, out]);
+      codes.set(this.encodeChunk(padded.subarray(lo * hop, hi * hop), lo, keepFrom, keepTo, n), keepFrom * n);
     });
     return {
       codes,
@@ -126,30 +128,186 @@ export class Codec {
     };
   }
 
+  /** The header `encode` would give `length` samples (frames, rates, fingerprint) at n codebooks. */
+  tokenHeader(length: number, numCodebooks?: number): TokenStreamHeader {
+    return {
+      frames: Math.max(1, Math.ceil(length / this.hop)),
+      numCodebooks: this.checkCodebooks(numCodebooks),
+      codebookSize: this.codebookSize,
+      hop: this.hop,
+      sampleRate: this.sampleRate,
+      originalLength: length,
+      modelFingerprint: this.fingerprint,
+    };
+  }
+
+  /**
+   * Streaming encode: mono blocks at the model's rate (any sizes) → the codes of whole frames,
+   * frame-major, one array per chunk. The concatenated codes equal `encode(all samples).codes`
+   * exactly: each chunk is coded with the same context as in `encode`, as soon as its samples
+   * and right context have arrived. Memory: about chunkFrames + 2 · context frames of audio
+   * plus one input block. Options are checked at once; the input is read when iterated.
+   */
+  encodeStream(blocks: BlockSource<Float32Array>, options: CodingOptions = {}): AsyncGenerator<Int32Array> {
+    const n = this.checkCodebooks(options.numCodebooks);
+    const chunk = checkChunkFrames(options.chunkFrames);
+    return this.encodeStreamGen(blocks, n, chunk);
+  }
+
+  private async *encodeStreamGen(blocks: BlockSource<Float32Array>, n: number, chunk: number): AsyncGenerator<Int32Array> {
+    const hop = this.hop;
+    const context = contextFrames(this.config);
+    let buf = new Float32Array((chunk + 2 * context) * hop);
+    let bufStart = 0; // sample index of buf[0]
+    let received = 0; // samples so far (buf holds [bufStart, received))
+    let start = 0; // first frame of the next chunk
+    const drop = () => {
+      // Keep from the next chunk's left context on.
+      const keep = Math.max(0, start - context) * hop;
+      if (keep > bufStart) {
+        buf.copyWithin(0, keep - bufStart, received - bufStart);
+        bufStart = keep;
+      }
+    };
+    for await (const block of blocks) {
+      if (received + block.length - bufStart > buf.length) {
+        const grown = new Float32Array(Math.max(received + block.length - bufStart, 2 * buf.length));
+        grown.set(buf.subarray(0, received - bufStart));
+        buf = grown;
+      }
+      buf.set(block, received - bufStart);
+      received += block.length;
+      // A chunk whose right context has arrived is coded exactly as `encode` codes it: the
+      // total length can only be larger, so min(frames, end + context) = end + context.
+      while ((start + chunk + context) * hop <= received) {
+        const lo = Math.max(0, start - context);
+        const end = start + chunk;
+        const hi = end + context;
+        yield this.encodeChunk(buf.subarray(lo * hop - bufStart, hi * hop - bufStart), lo, start, end, n);
+        start = end;
+        drop();
+      }
+    }
+    // The end: the same zero padding to whole frames and the same last chunks as `encode`.
+    const frames = Math.max(1, Math.ceil(received / hop));
+    const tail = new Float32Array(frames * hop - bufStart);
+    tail.set(buf.subarray(0, received - bufStart));
+    buf = new Float32Array(0);
+    for (; start < frames; start += chunk) {
+      const lo = Math.max(0, start - context);
+      const end = Math.min(frames, start + chunk);
+      const hi = Math.min(frames, end + context);
+      yield this.encodeChunk(tail.subarray(lo * hop - bufStart, hi * hop - bufStart), lo, start, end, n);
+    }
+  }
+
+  /** Codes of frames [keepFrom, keepTo) from the audio of frames [lo, hi). */
+  private encodeChunk(audio: Float32Array, lo: number, keepFrom: number, keepTo: number, n: number): Int32Array {
+    const chunk = tf.tensor2d(audio, [1, audio.length]);
+    const out = this.model.encode(chunk, n);
+    const data = out.dataSync() as Int32Array;
+    const codes = data.slice((keepFrom - lo) * n, (keepTo - lo) * n);
+    tf.dispose([chunk, out]);
+    return codes;
+  }
+
   /** Tokens made by this model → samples of the original length (optionally from their first n codebooks only). */
   decode(tokens: Tokens, options: CodingOptions = {}): Float32Array {
+    const n = this.checkDecodeOptions(tokens, options);
+    if (n !== tokens.numCodebooks) tokens = firstCodebooks(tokens, n);
+    const { frames, hop } = tokens;
+    const out = new Float32Array(frames * hop);
+    this.forEachChunk(frames, options.chunkFrames, (lo, hi, keepFrom, keepTo) => {
+      out.set(this.decodeChunk(tokens.codes.subarray(lo * n, hi * n), lo, hi, keepFrom, keepTo, n), keepFrom * hop);
+    });
+    return out.slice(0, tokens.originalLength);
+  }
+
+  /**
+   * Streaming decode: a token header and the codes of its frames in blocks (frame-major, any
+   * number of whole frames per block) → audio blocks whose concatenation equals
+   * `decode({ ...header, codes })`. Memory: a chunk of codes and audio plus one input block.
+   * The header and options are checked at once; a code source that ends early is an error.
+   */
+  decodeStream(header: TokenStreamHeader, codes: BlockSource<Int32Array>, options: CodingOptions = {}): AsyncGenerator<Float32Array> {
+    const n = this.checkDecodeOptions(header, options);
+    const chunk = checkChunkFrames(options.chunkFrames);
+    return this.decodeStreamGen(header, codes, n, chunk);
+  }
+
+  private async *decodeStreamGen(header: TokenStreamHeader, source: BlockSource<Int32Array>, n: number, chunk: number): AsyncGenerator<Float32Array> {
+    const { frames, hop, originalLength } = header;
+    const q = header.numCodebooks;
+    const context = contextFrames(this.config);
+    // Codes of frames [bufStart, received), the first n codebooks of each.
+    let buf = new Int32Array((chunk + 2 * context) * n);
+    let bufStart = 0;
+    let received = 0;
+    let start = 0;
+    let emitted = 0; // samples yielded
+    const ready = function* (this: Codec, final: boolean): Generator<Float32Array> {
+      while (start < frames) {
+        const end = Math.min(frames, start + chunk);
+        const hi = Math.min(frames, end + context);
+        if (hi > received && !final) return;
+        const lo = Math.max(0, start - context);
+        const audio = this.decodeChunk(buf.subarray((lo - bufStart) * n, (hi - bufStart) * n), lo, hi, start, end, n);
+        const keep = Math.min(audio.length, originalLength - emitted);
+        if (keep > 0) yield audio.subarray(0, keep);
+        emitted += Math.max(0, keep);
+        start = end;
+        const from = Math.max(0, start - context);
+        if (from > bufStart) {
+          buf.copyWithin(0, (from - bufStart) * n, (received - bufStart) * n);
+          bufStart = from;
+        }
+      }
+    }.bind(this);
+    for await (const block of source) {
+      if (block.length % q !== 0) throw new VqcodecError(`code blocks must hold whole frames of ${q} codes (got ${block.length} codes)`);
+      const f = block.length / q;
+      if (received + f > frames) throw new VqcodecError(`the code stream has more than the ${frames} frames of its header`);
+      if ((received + f - bufStart) * n > buf.length) {
+        const grown = new Int32Array(Math.max((received + f - bufStart) * n, 2 * buf.length));
+        grown.set(buf.subarray(0, (received - bufStart) * n));
+        buf = grown;
+      }
+      const at = (received - bufStart) * n;
+      if (n === q) buf.set(block, at);
+      else for (let i = 0; i < f; i++) buf.set(block.subarray(i * q, i * q + n), at + i * n);
+      received += f;
+      yield* ready(false);
+    }
+    if (received !== frames) throw new VqcodecError(`the code stream ended after ${received} of ${frames} frames`);
+    yield* ready(true);
+  }
+
+  /** Audio of frames [keepFrom, keepTo) from the codes (n per frame) of frames [lo, hi). */
+  private decodeChunk(codes: Int32Array, lo: number, hi: number, keepFrom: number, keepTo: number, n: number): Float32Array {
+    const hop = this.hop;
+    const chunk = tf.tensor3d(codes, [1, hi - lo, n], 'int32');
+    const audio = this.model.decode(chunk);
+    const data = audio.dataSync() as Float32Array;
+    const out = data.slice((keepFrom - lo) * hop, (keepTo - lo) * hop);
+    tf.dispose([chunk, audio]);
+    return out;
+  }
+
+  /** Checks tokens against this model and the codebook option; returns the codebooks to decode. */
+  private checkDecodeOptions(tokens: TokenStreamHeader, options: CodingOptions): number {
     this.checkTokens(tokens);
     if (options.numCodebooks !== undefined && options.numCodebooks !== tokens.numCodebooks) {
       if (!(Number.isInteger(options.numCodebooks) && options.numCodebooks >= 1 && options.numCodebooks <= tokens.numCodebooks)) {
         throw new VqcodecError(`--codebooks must be an integer from 1 to ${tokens.numCodebooks} for these tokens (got ${options.numCodebooks})`);
       }
-      tokens = firstCodebooks(tokens, options.numCodebooks);
+      return options.numCodebooks;
     }
-    const { frames, numCodebooks: n, hop } = tokens;
-    const out = new Float32Array(frames * hop);
-    this.forEachChunk(frames, options.chunkFrames, (lo, hi, keepFrom, keepTo) => {
-      const chunk = tf.tensor3d(tokens.codes.subarray(lo * n, hi * n), [1, hi - lo, n], 'int32');
-      const audio = this.model.decode(chunk);
-      const data = audio.dataSync();
-      out.set(data.subarray((keepFrom - lo) * hop, (keepTo - lo) * hop), keepFrom * hop);
-      tf.dispose([chunk, audio]);
-    });
-    return out.slice(0, tokens.originalLength);
+    return tokens.numCodebooks;
   }
 
   /** Calls `fn` for each chunk: frames [lo, hi) are computed, [keepFrom, keepTo) are kept. */
-  private forEachChunk(frames: number, chunkFrames = 500, fn: (lo: number, hi: number, keepFrom: number, keepTo: number) => void): void {
-    if (!(Number.isInteger(chunkFrames) && chunkFrames > 0)) throw new VqcodecError(`chunk size must be a positive integer (got ${chunkFrames})`);
+  private forEachChunk(frames: number, chunkFrames: number | undefined, fn: (lo: number, hi: number, keepFrom: number, keepTo: number) => void): void {
+    chunkFrames = checkChunkFrames(chunkFrames);
     const context = contextFrames(this.config);
     for (let start = 0; start < frames; start += chunkFrames) {
       const end = Math.min(frames, start + chunkFrames);
@@ -164,7 +322,7 @@ export class Codec {
     return n;
   }
 
-  private checkTokens(t: Tokens): void {
+  private checkTokens(t: TokenStreamHeader): void {
     if (t.modelFingerprint !== this.fingerprint) {
       throw new VqcodecError(`these tokens were made by model ${t.modelFingerprint}, but the loaded model is ${this.fingerprint}: decode them with the model that made them`);
     }
@@ -179,6 +337,14 @@ export class Codec {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+/** Frames per chunk by default: 10 s at 50 frames/s. */
+export const DEFAULT_CHUNK_FRAMES = 500;
+
+function checkChunkFrames(chunkFrames = DEFAULT_CHUNK_FRAMES): number {
+  if (!(Number.isInteger(chunkFrames) && chunkFrames > 0)) throw new VqcodecError(`chunk size must be a positive integer (got ${chunkFrames})`);
+  return chunkFrames;
 }
 
 /** The same tokens restricted to their first n codebooks: a residual VQ stream at a lower bitrate. */

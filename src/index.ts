@@ -14,3 +14,7 @@ export { siSdr, stoi, logMelDistance, compressionRatio } from './eval/metrics.js
 export { codebookUsage, usageFromCounts } from './eval/codebookUsage.js';
 export { evaluateClip, summarize } from './eval/evaluate.js';
 export { train, DEFAULT_TRAIN_OPTIONS, readLog, type TrainOptions, type TrainEvents } from './train/trainer.js';
+export { encodeWavFile, decodeToWavFile } from './streamFiles.js';
+export { openWavStream, WavReader, WavFileWriter } from './audio/wavStream.js';
+export { createStreamingResampler } from './audio/resample.js';
+export { TokenFileReader, TokenFileWriter } from './tokens/tokenStream.js';

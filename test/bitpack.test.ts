@@ -106,14 +106,11 @@ test('crc32 agrees with zlib', () => {
   fc.assert(fc.property(fc.uint8Array({ maxLength: 500 }), (bytes) => assert.equal(crc32(bytes), zlib.crc32(bytes))));
 });
 
-test('packs a million 10-bit codes quickly', () => {
+test('a million 10-bit codes round-trip (speed lives in npm run bench, not here)', () => {
   const n = 1_000_000;
   const values = new Int32Array(n);
   for (let i = 0; i < n; i++) values[i] = (i * 7919) % 1024;
-  const t0 = performance.now();
   const packed = packBits(values, 10);
-  const back = unpackBits(packed, 10, n);
-  const ms = performance.now() - t0;
-  assert.deepEqual(back, values);
-  assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms`);
+  assert.equal(packed.length, 1_250_000);
+  assert.deepEqual(unpackBits(packed, 10, n), values);
 });

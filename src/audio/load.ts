@@ -157,12 +157,18 @@ async function readAudioFile(path: string): Promise<Uint8Array> {
     if (stat.isDirectory()) throw new VqcodecError(`${path} is a directory, not an audio file`);
     return await fs.readFile(path);
   } catch (err) {
-    if (err instanceof VqcodecError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new VqcodecError(`no such file: ${path}`);
-    if (code === 'EACCES' || code === 'EPERM') throw new VqcodecError(`permission denied: ${path}`);
-    throw new VqcodecError(`cannot read ${path}: ${code ?? String(err)}`);
+    throw audioFileError(path, err);
   }
+}
+
+/** The one-line error for a failure to open or read the audio file at `path`. */
+export function audioFileError(path: string, err: unknown): VqcodecError {
+  if (err instanceof VqcodecError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new VqcodecError(`no such file: ${path}`);
+  if (code === 'EACCES' || code === 'EPERM') return new VqcodecError(`permission denied: ${path}`);
+  if (code === 'EISDIR') return new VqcodecError(`${path} is a directory, not an audio file`);
+  return new VqcodecError(`cannot read ${path}: ${code ?? String(err)}`);
 }
 
 /** Throws a one-line VqcodecError when `audio` is empty, non-finite or silent. */
@@ -170,14 +176,43 @@ export function validateAudio(audio: Audio, name: string): void {
   const { samples, sampleRate } = audio;
   check(Number.isFinite(sampleRate) && sampleRate > 0, `${name} has an invalid sample rate (${sampleRate})`);
   check(samples.length > 0, `${name} is empty (no audio samples)`);
-  let peak = 0;
-  for (let i = 0; i < samples.length; i++) {
-    const a = Math.abs(samples[i]);
-    // NaN fails every comparison, so test finiteness explicitly (Infinity would just be a big peak).
-    if (!(a <= Number.MAX_VALUE)) {
-      throw new VqcodecError(`${name} contains NaN or infinite samples`);
-    }
-    if (a > peak) peak = a;
+  const validator = new AudioValidator(name);
+  validator.check(samples);
+  validator.finish();
+}
+
+/**
+ * validateAudio for audio that arrives block by block: `check` each block (NaN or infinite
+ * samples throw at once), then `finish` (throws when there were no samples or all were silent).
+ * The messages are validateAudio's.
+ */
+export class AudioValidator {
+  private peak = 0;
+  private count = 0;
+
+  constructor(readonly name: string) {}
+
+  /** Samples seen so far. */
+  get length(): number {
+    return this.count;
   }
-  check(peak >= SILENCE_PEAK, `${name} is silent (peak level below ${SILENCE_PEAK})`);
+
+  check(samples: Float32Array): void {
+    let peak = this.peak;
+    for (let i = 0; i < samples.length; i++) {
+      const a = Math.abs(samples[i]);
+      // NaN fails every comparison, so test finiteness explicitly (Infinity would just be a big peak).
+      if (!(a <= Number.MAX_VALUE)) {
+        throw new VqcodecError(`${this.name} contains NaN or infinite samples`);
+      }
+      if (a > peak) peak = a;
+    }
+    this.peak = peak;
+    this.count += samples.length;
+  }
+
+  finish(): void {
+    check(this.count > 0, `${this.name} is empty (no audio samples)`);
+    check(this.peak >= SILENCE_PEAK, `${this.name} is silent (peak level below ${SILENCE_PEAK})`);
+  }
 }

@@ -71,38 +71,152 @@ function kernelValue(t: number, k: Kernel, i0Beta: number): number {
 }
 
 /**
- * Resamples a mono signal from `fromRate` to `toRate` (Hz). The output has
- * round(n·to/from) samples. The response is flat (< 0.01 dB) to about 0.75·min(from, to)/2,
- * −6 dB at ROLLOFF·min(from, to)/2 and below −80 dB from about 1.05·min(from, to)/2, so what
- * little aliases lands in the top 5 % of the band.
- * Samples outside the input are taken as zero. Equal rates return a copy.
+ * The filter for one ratio, built once and shared by the one-shot `resample` and the
+ * streaming resampler, so both compute every output sample with the same arithmetic.
+ * Output k sits at input time t_k; `inputIndex(k)` is floor(t_k) and output k reads inputs
+ * floor(t_k) − H + 1 .. floor(t_k) + H.
  */
-export function resample(samples: Float32Array, fromRate: number, toRate: number): Float32Array {
+type FilterDesign =
+  | { kind: 'polyphase'; up: number; down: number; taps: number; h: number; table: Float64Array }
+  | { kind: 'interpolated'; step: number; taps: number; h: number; res: number; size: number; tab: Float64Array };
+
+function checkRates(fromRate: number, toRate: number): void {
   check(Number.isFinite(fromRate) && fromRate > 0, `resample: bad source sample rate ${fromRate}`);
   check(Number.isFinite(toRate) && toRate > 0, `resample: bad target sample rate ${toRate}`);
-  if (fromRate === toRate) return samples.slice();
-  const outLength = Math.round((samples.length * toRate) / fromRate);
-  const out = new Float32Array(outLength);
-  if (outLength === 0 || samples.length === 0) return out;
+}
+
+/** Output length of resampling n input samples: round(n·to/from). */
+export function resampledLength(n: number, fromRate: number, toRate: number): number {
+  return fromRate === toRate ? n : Math.round((n * toRate) / fromRate);
+}
+
+function designFilter(fromRate: number, toRate: number): FilterDesign {
   const kernel = kernelFor(fromRate, toRate);
   if (Number.isSafeInteger(fromRate) && Number.isSafeInteger(toRate)) {
     const g = gcd(toRate, fromRate);
     const up = toRate / g;
     const down = fromRate / g;
-    if (up <= MAX_PHASES && up * kernel.taps <= 1 << 22) {
-      resamplePolyphase(samples, out, up, down, kernel);
-      return out;
-    }
+    if (up <= MAX_PHASES && up * kernel.taps <= 1 << 22) return polyphaseDesign(up, down, kernel);
   }
-  resampleInterpolated(samples, out, fromRate / toRate, kernel);
+  return interpolatedDesign(fromRate / toRate, kernel);
+}
+
+/** floor(t_o): the input sample at or before output o's time. */
+function inputIndex(d: FilterDesign, o: number): number {
+  return d.kind === 'polyphase' ? Math.floor((o * d.down) / d.up) : Math.floor(o * d.step);
+}
+
+/**
+ * Computes outputs [oFrom, oTo) into `out` (output o at out[o − oFrom + outOffset]). `x` holds
+ * the input samples from absolute index `xStart` on; the input has `n` samples in all (those
+ * at or past n, and before 0, are zeros) and every input an output needs must be in `x`.
+ */
+function filterSpan(d: FilterDesign, x: Float32Array, xStart: number, n: number, out: Float32Array, outOffset: number, oFrom: number, oTo: number): void {
+  if (d.kind === 'polyphase') polyphaseSpan(d.table, d.taps, d.h, d.up, d.down, x, xStart, n, out, outOffset - oFrom, oFrom, oTo);
+  else interpolatedSpan(d.tab, d.taps, d.h, d.res, d.size, d.step, x, xStart, n, out, outOffset - oFrom, oFrom, oTo);
+}
+
+/**
+ * Resamples a mono signal from `fromRate` to `toRate` (Hz). The output has
+ * round(n·to/from) samples. The response is flat (< 0.01 dB) to about 0.75·min(from, to)/2,
+ * −6 dB at ROLLOFF·min(from, to)/2 and below −80 dB from about 1.05·min(from, to)/2, so what
+ * little aliases lands in the top 5 % of the band.
+ * Samples outside the input are taken as zero. Equal rates return a copy.
+ * `createStreamingResampler` gives the same output block by block.
+ */
+export function resample(samples: Float32Array, fromRate: number, toRate: number): Float32Array {
+  checkRates(fromRate, toRate);
+  if (fromRate === toRate) return samples.slice();
+  const outLength = resampledLength(samples.length, fromRate, toRate);
+  const out = new Float32Array(outLength);
+  if (outLength === 0 || samples.length === 0) return out;
+  filterSpan(designFilter(fromRate, toRate), samples, 0, samples.length, out, 0, 0, outLength);
   return out;
+}
+
+/** A resampler fed block by block: memory is the filter and about one filter length of input. */
+export interface StreamingResampler {
+  /** Feeds the next input samples; returns the output samples that are now complete (maybe none). */
+  push(block: Float32Array): Float32Array;
+  /** Ends the input; returns the remaining output (the input is taken as zero past its end). */
+  flush(): Float32Array;
+  /** Input samples pushed so far. */
+  readonly inputLength: number;
+  /** Output samples returned so far. */
+  readonly outputLength: number;
+}
+
+/**
+ * A stateful resampler from `fromRate` to `toRate`: the concatenation of every `push` result
+ * and the `flush` result equals `resample` of the concatenated input, sample for sample.
+ * An output is emitted as soon as every input its filter reads has arrived.
+ */
+export function createStreamingResampler(fromRate: number, toRate: number): StreamingResampler {
+  checkRates(fromRate, toRate);
+  const same = fromRate === toRate;
+  const d = same ? undefined : designFilter(fromRate, toRate);
+  const h = d?.h ?? 0;
+  let buf = new Float32Array(0);
+  let bufStart = 0; // absolute index of buf[0]
+  let bufLen = 0;
+  let total = 0; // samples pushed
+  let produced = 0; // outputs returned
+  let done = false;
+
+  /** Outputs [produced, oTo) from what is buffered, then drops inputs no later output reads. */
+  const emit = (oTo: number, n: number): Float32Array => {
+    const out = new Float32Array(Math.max(0, oTo - produced));
+    if (out.length > 0 && n > 0) filterSpan(d!, buf, bufStart, n, out, 0, produced, oTo);
+    produced = Math.max(produced, oTo);
+    const keepFrom = Math.max(bufStart, Math.min(total, inputIndex(d!, produced) - h + 1));
+    if (keepFrom > bufStart) {
+      buf.copyWithin(0, keepFrom - bufStart, bufLen);
+      bufLen -= keepFrom - bufStart;
+      bufStart = keepFrom;
+    }
+    return out;
+  };
+
+  return {
+    push(block: Float32Array): Float32Array {
+      check(!done, 'resampler: push after flush');
+      total += block.length;
+      if (same) {
+        produced += block.length;
+        return block.slice();
+      }
+      if (bufLen + block.length > buf.length) {
+        const grown = new Float32Array(Math.max(bufLen + block.length, 2 * buf.length));
+        grown.set(buf.subarray(0, bufLen));
+        buf = grown;
+      }
+      buf.set(block, bufLen);
+      bufLen += block.length;
+      // Output o is complete once inputs up to floor(t_o) + H are in: floor(t_o) + H + 1 <= total.
+      let oTo = produced;
+      while (inputIndex(d!, oTo) + h + 1 <= total) oTo++;
+      return emit(oTo, total);
+    },
+    flush(): Float32Array {
+      check(!done, 'resampler: flushed twice');
+      done = true;
+      if (same) return new Float32Array(0);
+      return emit(resampledLength(total, fromRate, toRate), total);
+    },
+    get inputLength() {
+      return total;
+    },
+    get outputLength() {
+      return produced;
+    },
+  };
 }
 
 /**
  * Rational ratio L/M: output k is at t = k·M/L, so its phase (k·M mod L)/L picks one of L
  * precomputed filters. Each phase is normalised to unit sum so DC passes exactly.
  */
-function resamplePolyphase(x: Float32Array, out: Float32Array, up: number, down: number, k: Kernel): void {
+function polyphaseDesign(up: number, down: number, k: Kernel): FilterDesign {
   const { taps, h } = k;
   const i0Beta = besselI0(KAISER_BETA);
   const table = new Float64Array(up * taps);
@@ -116,12 +230,30 @@ function resamplePolyphase(x: Float32Array, out: Float32Array, up: number, down:
     }
     for (let m = 0; m < taps; m++) table[p * taps + m]! /= sum;
   }
-  const n = x.length;
-  for (let o = 0; o < out.length; o++) {
+  return { kind: 'polyphase', up, down, taps, h, table };
+}
+
+/** out[o + outShift] for o in [oFrom, oTo); x[j − xStart] is input j. */
+function polyphaseSpan(
+  table: Float64Array,
+  taps: number,
+  h: number,
+  up: number,
+  down: number,
+  x: Float32Array,
+  xStart: number,
+  n: number,
+  out: Float32Array,
+  outShift: number,
+  oFrom: number,
+  oTo: number,
+): void {
+  for (let o = oFrom; o < oTo; o++) {
     const num = o * down;
     const i = Math.floor(num / up);
     const off = (num - i * up) * taps;
     const base = i - h + 1;
+    const at = base - xStart;
     let acc = 0;
     if (base >= 0 && base + taps <= n) {
       // Independent accumulators shorten the floating-point add dependency chain.
@@ -130,7 +262,7 @@ function resamplePolyphase(x: Float32Array, out: Float32Array, up: number, down:
       let acc3 = 0;
       for (let m = 0; m < taps; m += 4) {
         const t = off + m;
-        const b = base + m;
+        const b = at + m;
         acc += table[t]! * x[b]!;
         acc1 += table[t + 1]! * x[b + 1]!;
         acc2 += table[t + 2]! * x[b + 2]!;
@@ -140,9 +272,9 @@ function resamplePolyphase(x: Float32Array, out: Float32Array, up: number, down:
     } else {
       const mStart = Math.max(0, -base);
       const mEnd = Math.min(taps, n - base);
-      for (let m = mStart; m < mEnd; m++) acc += table[off + m]! * x[base + m]!;
+      for (let m = mStart; m < mEnd; m++) acc += table[off + m]! * x[at + m]!;
     }
-    out[o] = acc;
+    out[o + outShift] = acc;
   }
 }
 
@@ -151,19 +283,37 @@ function resamplePolyphase(x: Float32Array, out: Float32Array, up: number, down:
  * [0, halfWidth] (it is even) and read with linear interpolation; the taps for each output
  * are normalised to unit sum, as in the polyphase path.
  */
-function resampleInterpolated(x: Float32Array, out: Float32Array, step: number, k: Kernel): void {
+function interpolatedDesign(step: number, k: Kernel): FilterDesign {
   const { taps, h, halfWidth } = k;
   const i0Beta = besselI0(KAISER_BETA);
   const res = FALLBACK_RESOLUTION;
   const size = Math.ceil(halfWidth * res) + 2;
   const tab = new Float64Array(size);
   for (let j = 0; j < size; j++) tab[j] = kernelValue(j / res, k, i0Beta);
-  const n = x.length;
-  for (let o = 0; o < out.length; o++) {
+  return { kind: 'interpolated', step, taps, h, res, size, tab };
+}
+
+function interpolatedSpan(
+  tab: Float64Array,
+  taps: number,
+  h: number,
+  res: number,
+  size: number,
+  step: number,
+  x: Float32Array,
+  xStart: number,
+  n: number,
+  out: Float32Array,
+  outShift: number,
+  oFrom: number,
+  oTo: number,
+): void {
+  for (let o = oFrom; o < oTo; o++) {
     const t = o * step;
     const i = Math.floor(t);
     const frac = t - i;
     const base = i - h + 1;
+    const at = base - xStart;
     const mStart = Math.max(0, -base);
     const mEnd = Math.min(taps, n - base);
     let acc = 0;
@@ -174,8 +324,8 @@ function resampleInterpolated(x: Float32Array, out: Float32Array, step: number, 
       if (j + 1 >= size) continue;
       const w = tab[j]! + (pos - j) * (tab[j + 1]! - tab[j]!);
       wsum += w;
-      if (m >= mStart && m < mEnd) acc += w * x[base + m]!;
+      if (m >= mStart && m < mEnd) acc += w * x[at + m]!;
     }
-    out[o] = wsum !== 0 ? acc / wsum : 0;
+    out[o + outShift] = wsum !== 0 ? acc / wsum : 0;
   }
 }

@@ -15,8 +15,8 @@ const { WaveFile } = wavefile;
 
 export type WavFormat = 'pcm16' | 'float32';
 
-/** The fields of wavefile's 'fmt ' chunk that decoding needs (its typings say `object`). */
-interface FmtChunk {
+/** The fields of a 'fmt ' chunk that decoding needs (wavefile's typings say `object`). */
+export interface FmtChunk {
   audioFormat: number;
   numChannels: number;
   sampleRate: number;
@@ -30,7 +30,7 @@ const FORMAT_FLOAT = 3;
 const FORMAT_EXTENSIBLE = 0xfffe;
 
 /** How one sample is stored: integer or float, and its container size in bytes. */
-interface SampleLayout {
+export interface SampleLayout {
   float: boolean;
   bytes: number;
 }
@@ -41,22 +41,44 @@ export function decodeWav(
   name = 'input',
 ): { channels: Float32Array[]; sampleRate: number } {
   const wav = parseWav(bytes, name);
-  const fmt = wav.fmt as FmtChunk;
   const data = (wav.data as { samples: Uint8Array }).samples;
+  const format = wavSampleFormat(wav.fmt as FmtChunk, wav.container === 'RIFX', name);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const frames = Math.floor(data.byteLength / format.frameBytes);
+  return { channels: readFrames(view, frames, format), sampleRate: format.sampleRate };
+}
+
+/** How the sample frames of a WAV data chunk are laid out (from its 'fmt ' chunk). */
+export interface WavSampleFormat {
+  numChannels: number;
+  sampleRate: number;
+  layout: SampleLayout;
+  /** Bytes per sample frame (all channels): max(blockAlign, bytes per sample × channels). */
+  frameBytes: number;
+  littleEndian: boolean;
+}
+
+/**
+ * Checks a 'fmt ' chunk and returns the layout of its sample frames, or a one-line error
+ * naming `name`. Shared by decodeWav and the streaming reader (./wavStream.ts).
+ */
+export function wavSampleFormat(fmt: FmtChunk, bigEndian: boolean, name: string): WavSampleFormat {
   const numChannels = fmt.numChannels;
   if (!(numChannels >= 1)) throw new VqcodecError(`${name} is a WAV file with no channels`);
   if (!(fmt.sampleRate > 0)) throw new VqcodecError(`${name} is a WAV file with sample rate 0`);
   const layout = sampleLayout(fmt, name);
   // Files from some writers pad each sample (e.g. 20-bit in 3 bytes): trust blockAlign.
   const frameBytes = Math.max(fmt.blockAlign, layout.bytes * numChannels);
-  const littleEndian = wav.container !== 'RIFX';
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const frames = Math.floor(data.byteLength / frameBytes);
+  return { numChannels, sampleRate: fmt.sampleRate, layout, frameBytes, littleEndian: !bigEndian };
+}
+
+/** De-interleaves `frames` whole sample frames from the start of `view` into one array per channel. */
+export function readFrames(view: DataView, frames: number, format: WavSampleFormat): Float32Array[] {
   const channels: Float32Array[] = [];
-  for (let c = 0; c < numChannels; c++) {
-    channels.push(readChannel(view, frames, frameBytes, c * layout.bytes, layout, littleEndian));
+  for (let c = 0; c < format.numChannels; c++) {
+    channels.push(readChannel(view, frames, format.frameBytes, c * format.layout.bytes, format.layout, format.littleEndian));
   }
-  return { channels, sampleRate: fmt.sampleRate };
+  return channels;
 }
 
 /** Runs wavefile's parser, turning its exceptions into one-line user errors. */
@@ -140,17 +162,38 @@ export function encodeWav(
   sampleRate: number,
   format: WavFormat = 'pcm16',
 ): Uint8Array {
+  const header = wavHeader(samples.length, sampleRate, format);
+  const out = new Uint8Array(header.length + samples.length * wavBytesPerSample(format));
+  out.set(header);
+  encodeWavSamplesInto(samples, format, out, header.length);
+  return out;
+}
+
+/** Bytes per (mono) sample of a WAV written in `format`. */
+export function wavBytesPerSample(format: WavFormat): number {
+  return format === 'float32' ? 4 : 2;
+}
+
+/**
+ * The header (everything before the sample bytes) of a mono WAV file of `length` samples:
+ * encodeWav's output is this header followed by encodeWavSamplesInto's bytes, which lets
+ * a streaming writer (./wavStream.ts) produce the same file block by block.
+ */
+export function wavHeader(length: number, sampleRate: number, format: WavFormat = 'pcm16'): Uint8Array {
   if (!(Number.isInteger(sampleRate) && sampleRate > 0)) {
     throw new VqcodecError(`cannot write a WAV file at sample rate ${sampleRate}`);
   }
   const isFloat = format === 'float32';
-  const bytesPerSample = isFloat ? 4 : 2;
-  const dataBytes = samples.length * bytesPerSample;
+  const bytesPerSample = wavBytesPerSample(format);
+  const dataBytes = length * bytesPerSample;
   // Non-PCM (float) WAV needs the cbSize field and a 'fact' chunk to be spec-conformant.
   const fmtSize = isFloat ? 18 : 16;
   const factSize = isFloat ? 12 : 0;
   const headerBytes = 12 + 8 + fmtSize + factSize + 8;
-  const out = new Uint8Array(headerBytes + dataBytes);
+  if (headerBytes - 8 + dataBytes > 0xffffffff) {
+    throw new VqcodecError(`cannot write a WAV file of ${length} samples: more than 4 GiB`);
+  }
+  const out = new Uint8Array(headerBytes);
   const view = new DataView(out.buffer);
   let p = 0;
   const tag = (s: string): void => {
@@ -165,7 +208,7 @@ export function encodeWav(
     p += 2;
   };
   tag('RIFF');
-  u32(out.length - 8);
+  u32(headerBytes + dataBytes - 8);
   tag('WAVE');
   tag('fmt ');
   u32(fmtSize);
@@ -179,13 +222,18 @@ export function encodeWav(
     u16(0);
     tag('fact');
     u32(4);
-    u32(samples.length);
+    u32(length);
   }
   tag('data');
   u32(dataBytes);
-  if (isFloat) writeFloat32(view, p, samples);
-  else writePcm16(view, p, samples);
   return out;
+}
+
+/** Writes `samples` as WAV sample bytes of `format` into `out` at byte `offset`. */
+export function encodeWavSamplesInto(samples: Float32Array, format: WavFormat, out: Uint8Array, offset: number): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  if (format === 'float32') writeFloat32(view, offset, samples);
+  else writePcm16(view, offset, samples);
 }
 
 function writePcm16(view: DataView, start: number, samples: Float32Array): void {

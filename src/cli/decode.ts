@@ -1,15 +1,24 @@
-import { writeWav } from '../audio/wav.js';
-import { readTokenFile } from '../tokens/tokenFile.js';
+import type { Codec } from '../codec.js';
+import { decodeToWavFile } from '../streamFiles.js';
+import { TokenFileReader } from '../tokens/tokenStream.js';
 import { intOption, loadCodec, type GlobalOptions } from './common.js';
 
-/** vqcodec decode in.vqt out.wav */
+/** vqcodec decode in.vqt out.wav — streams: memory is bounded by the chunk, not the file. */
 export async function decodeCommand(input: string, output: string, options: GlobalOptions & { codebooks?: string }): Promise<void> {
-  const tokens = await readTokenFile(input);
-  const codec = await loadCodec(options);
+  // The token file is checked whole (size, CRC, header, codes) before anything else.
+  const reader = await TokenFileReader.open(input);
+  let codec: Codec;
+  let numCodebooks: number | undefined;
+  try {
+    codec = await loadCodec(options);
+    numCodebooks = intOption('--codebooks', options.codebooks);
+  } catch (err) {
+    await reader.close();
+    throw err;
+  }
   const started = performance.now();
-  const samples = codec.decode(tokens, { numCodebooks: intOption('--codebooks', options.codebooks) });
+  const { samples } = await decodeToWavFile(codec, reader, output, { numCodebooks });
   const seconds = (performance.now() - started) / 1000;
-  await writeWav(output, { samples, sampleRate: codec.sampleRate });
-  const duration = samples.length / codec.sampleRate;
-  console.log(`${output}: ${samples.length} samples (${duration.toFixed(2)} s at ${codec.sampleRate} Hz), decoded at ${(duration / seconds).toFixed(1)}× real time`);
+  const duration = samples / codec.sampleRate;
+  console.log(`${output}: ${samples} samples (${duration.toFixed(2)} s at ${codec.sampleRate} Hz), decoded at ${(duration / seconds).toFixed(1)}× real time`);
 }

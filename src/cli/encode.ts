@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { loadAudio } from '../audio/load.js';
+import { encodeWavFile, isWavFile } from '../streamFiles.js';
 import { writeTokenFile } from '../tokens/tokenFile.js';
 import { intOption, loadCodec, type GlobalOptions } from './common.js';
 import { kbps, note } from './ui.js';
@@ -8,19 +9,33 @@ export interface EncodeOptions extends GlobalOptions {
   codebooks?: string;
 }
 
-/** vqcodec encode in.wav out.vqt */
+/**
+ * vqcodec encode in.wav out.vqt
+ * WAV inputs stream (memory bounded by the chunk, whatever the file's length); other formats
+ * are decoded whole first. Both write the same token file.
+ */
 export async function encodeCommand(input: string, output: string, options: EncodeOptions): Promise<void> {
   const codec = await loadCodec(options);
-  const audio = await loadAudio(input, codec.sampleRate);
+  const numCodebooks = intOption('--codebooks', options.codebooks);
   const started = performance.now();
-  const tokens = codec.encode(audio.samples, { numCodebooks: intOption('--codebooks', options.codebooks) });
+  let frames: number;
+  let n: number;
+  let length: number;
+  if (await isWavFile(input)) {
+    const { header } = await encodeWavFile(codec, input, output, { numCodebooks });
+    ({ frames, numCodebooks: n, originalLength: length } = header);
+  } else {
+    const audio = await loadAudio(input, codec.sampleRate);
+    const tokens = codec.encode(audio.samples, { numCodebooks });
+    await writeTokenFile(output, tokens);
+    ({ frames, numCodebooks: n, originalLength: length } = tokens);
+  }
   const seconds = (performance.now() - started) / 1000;
-  await writeTokenFile(output, tokens);
   const bytes = (await fs.stat(output)).size;
-  const duration = audio.samples.length / codec.sampleRate;
+  const duration = length / codec.sampleRate;
   console.log(
-    `${output}: ${tokens.frames} frames × ${tokens.numCodebooks} codebooks, ${bytes} bytes, ` +
-      `${kbps((bytes * 8) / duration)} for ${duration.toFixed(2)} s (nominal ${kbps(codec.bitrate(tokens.numCodebooks))}), ` +
+    `${output}: ${frames} frames × ${n} codebooks, ${bytes} bytes, ` +
+      `${kbps((bytes * 8) / duration)} for ${duration.toFixed(2)} s (nominal ${kbps(codec.bitrate(n))}), ` +
       `encoded at ${(duration / seconds).toFixed(1)}× real time`,
   );
   if (!options.quiet) note(`wrote ${output}`);

@@ -1,7 +1,7 @@
 /** Latent frames [batch, frames, dim] → waveform [batch, frames · hop]: the encoder's mirror. */
 import * as tf from '@tensorflow/tfjs';
 import { stageChannels, type CodecConfig } from './config.js';
-import { Conv1d, ResidualUnit, Upsample } from './layers.js';
+import { advance, Conv1d, ResidualUnit, Upsample } from './layers.js';
 import type { ParamStore } from './params.js';
 
 export class Decoder {
@@ -23,13 +23,14 @@ export class Decoder {
     this.output = new Conv1d(params, 'decoder.output', stageChannels(config, 0), 1, k, 1, padding);
   }
 
-  apply(latents: tf.Tensor3D): tf.Tensor2D {
+  /** `release` frees intermediates as it goes (inference only). */
+  apply(latents: tf.Tensor3D, release = false): tf.Tensor2D {
     let x = this.input.apply(latents);
     for (const stage of this.stages) {
-      x = stage.up.apply(tf.elu(x));
-      for (const unit of stage.units) x = unit.apply(x);
+      x = advance(x, (t) => stage.up.apply(tf.elu(t)), release);
+      for (const unit of stage.units) x = advance(x, (t) => unit.apply(t), release);
     }
-    const y = this.output.apply(tf.elu(x));
+    const y = advance(x, (t) => this.output.apply(tf.elu(t)), release);
     return tf.reshape(y, [y.shape[0], y.shape[1]]);
   }
 

@@ -1,7 +1,7 @@
 /** Waveform [batch, time] → latent frames [batch, time / hop, dim]. */
 import * as tf from '@tensorflow/tfjs';
 import { stageChannels, type CodecConfig } from './config.js';
-import { Conv1d, Downsample, ResidualUnit } from './layers.js';
+import { advance, Conv1d, Downsample, ResidualUnit } from './layers.js';
 import type { ParamStore } from './params.js';
 
 export class Encoder {
@@ -23,15 +23,15 @@ export class Encoder {
     this.output = new Conv1d(params, 'encoder.output', top, config.quantizer.dim, 3, 1, padding);
   }
 
-  /** `audio` length must be a multiple of the hop. */
-  apply(audio: tf.Tensor2D): tf.Tensor3D {
+  /** `audio` length must be a multiple of the hop. `release` frees intermediates as it goes (inference only). */
+  apply(audio: tf.Tensor2D, release = false): tf.Tensor3D {
     const [batch, time] = audio.shape;
     let x = this.input.apply(tf.reshape(audio, [batch, time, 1]));
     for (const stage of this.stages) {
-      for (const unit of stage.units) x = unit.apply(x);
-      x = stage.down.apply(tf.elu(x));
+      for (const unit of stage.units) x = advance(x, (t) => unit.apply(t), release);
+      x = advance(x, (t) => stage.down.apply(tf.elu(t)), release);
     }
-    return this.output.apply(tf.elu(x));
+    return advance(x, (t) => this.output.apply(tf.elu(t)), release);
   }
 
   /** Multiply-adds per input sample. */

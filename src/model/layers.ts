@@ -92,3 +92,15 @@ export class Upsample {
     return this.conv.macsPerStep();
   }
 }
+
+/**
+ * Applies `layer` to `x`. When `release` is set (inference), each intermediate is freed as
+ * soon as the next exists, so coding memory is a couple of activations, not the whole
+ * network's; training keeps them all for the gradient tape.
+ */
+export function advance(x: tf.Tensor3D, layer: (t: tf.Tensor3D) => tf.Tensor3D, release: boolean): tf.Tensor3D {
+  if (!release) return layer(x);
+  const y = tf.tidy(() => layer(x));
+  x.dispose();
+  return y;
+}

@@ -33,8 +33,8 @@ export class VqVae {
   }
 
   /** [batch, time] (time a multiple of hop) → latents [batch · frames, dim] and the frame count. */
-  latents(audio: tf.Tensor2D): { z: tf.Tensor2D; frames: number } {
-    const z = this.encoder.apply(audio);
+  latents(audio: tf.Tensor2D, release = false): { z: tf.Tensor2D; frames: number } {
+    const z = this.encoder.apply(audio, release);
     const [batch, frames, dim] = z.shape;
     return { z: tf.reshape(z, [batch * frames, dim]), frames };
   }
@@ -51,7 +51,7 @@ export class VqVae {
   /** Waveforms → int32 codes [batch, frames, numActive]. */
   encode(audio: tf.Tensor2D, numActive = this.quantizer.numCodebooks): tf.Tensor3D {
     return tf.tidy(() => {
-      const { z, frames } = this.latents(audio);
+      const { z, frames } = this.latents(audio, true);
       return tf.reshape(this.quantizer.encode(z, numActive), [audio.shape[0], frames, numActive]);
     });
   }
@@ -61,7 +61,7 @@ export class VqVae {
     return tf.tidy(() => {
       const [batch, frames, n] = codes.shape;
       const e = this.quantizer.decode(tf.reshape(codes, [batch * frames, n]));
-      return this.decoder.apply(tf.reshape(e, [batch, frames, this.config.quantizer.dim]));
+      return this.decoder.apply(tf.reshape(e, [batch, frames, this.config.quantizer.dim]), true);
     });
   }
 

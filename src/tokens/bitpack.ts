@@ -34,27 +34,11 @@ function checkBits(bits: number): void {
  */
 export function packBitsInto(values: ArrayLike<number>, bits: number, out: Uint8Array, offset: number): void {
   checkBits(bits);
-  const n = values.length;
-  check(offset + packedByteLength(n, bits) <= out.length, 'bit-pack output buffer is too small');
-  const limit = 2 ** bits;
-  let acc = 0; // pending bits, right-aligned; never more than 7 between values
-  let accBits = 0;
-  let o = offset;
-  for (let i = 0; i < n; i++) {
-    const v = values[i]!;
-    // `v >>> 0 === v` is a fast "non-negative integer below 2^32" test (false for NaN, 1.5, -1).
-    if (v >>> 0 !== v || v >= limit) {
-      throw new VqcodecError(`value ${v} at index ${i} does not fit in ${bits} bits`);
-    }
-    acc = (acc << bits) | v;
-    accBits += bits;
-    while (accBits >= 8) {
-      accBits -= 8;
-      out[o++] = acc >>> accBits;
-      acc &= (1 << accBits) - 1;
-    }
-  }
-  if (accBits > 0) out[o] = acc << (8 - accBits);
+  check(offset + packedByteLength(values.length, bits) <= out.length, 'bit-pack output buffer is too small');
+  const packer = new BitPacker(bits);
+  const body = packer.push(values);
+  out.set(body, offset);
+  out.set(packer.finish(), offset + body.length);
 }
 
 /** Packs integers in [0, 2^bits) MSB-first; the result is exactly ceil(n*bits/8) bytes. */
@@ -71,19 +55,90 @@ export function unpackBits(bytes: Uint8Array, bits: number, count: number): Int3
   check(Number.isInteger(count) && count >= 0, `value count must be a non-negative integer, got ${count}`);
   const needed = packedByteLength(count, bits);
   check(bytes.length >= needed, `packed data is too short: ${count} values of ${bits} bits need ${needed} bytes, got ${bytes.length}`);
-  const out = new Int32Array(count);
-  const mask = 2 ** bits - 1;
-  let acc = 0; // fewer than `bits` pending bits before each byte, so at most 31 after it
-  let accBits = 0;
-  let b = 0;
-  for (let i = 0; i < count; i++) {
-    while (accBits < bits) {
-      acc = (acc << 8) | bytes[b++]!;
-      accBits += 8;
-    }
-    accBits -= bits;
-    out[i] = (acc >>> accBits) & mask;
-    acc &= (1 << accBits) - 1;
+  return new BitUnpacker(bits).push(bytes.subarray(0, needed), count);
+}
+
+/** MSB-first packing continued across calls (the pending bits carry over): the one packer behind packBits and token streams. */
+export class BitPacker {
+  private acc = 0; // pending bits, right-aligned; never more than 7 between values
+  private accBits = 0;
+  private readonly limit: number;
+
+  constructor(readonly bits: number) {
+    checkBits(bits);
+    this.limit = 2 ** bits;
   }
-  return out;
+
+  /** Packs `values`; returns the bytes completed (the partial last byte stays pending). */
+  push(values: ArrayLike<number>): Uint8Array {
+    const { bits, limit } = this;
+    const out = new Uint8Array(Math.floor((this.accBits + values.length * bits) / 8));
+    let { acc, accBits } = this;
+    let o = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v >>> 0 !== v || v >= limit) throw new VqcodecError(`value ${v} at index ${i} does not fit in ${bits} bits`);
+      acc = (acc << bits) | v;
+      accBits += bits;
+      while (accBits >= 8) {
+        accBits -= 8;
+        out[o++] = acc >>> accBits;
+        acc &= (1 << accBits) - 1;
+      }
+    }
+    this.acc = acc;
+    this.accBits = accBits;
+    return out;
+  }
+
+  /** The zero-padded last byte, if bits are pending. */
+  finish(): Uint8Array {
+    const out = this.accBits > 0 ? Uint8Array.of(this.acc << (8 - this.accBits)) : new Uint8Array(0);
+    this.acc = 0;
+    this.accBits = 0;
+    return out;
+  }
+}
+
+/** The inverse of BitPacker, continued across byte blocks. */
+export class BitUnpacker {
+  private acc = 0;
+  private accBits = 0;
+  private readonly mask: number;
+
+  constructor(readonly bits: number) {
+    this.mask = 2 ** bits - 1;
+  }
+
+  /** Unpacks every whole value in `bytes` plus the pending bits, at most `max` values. */
+  push(bytes: Uint8Array, max: number): Int32Array {
+    const { bits, mask } = this;
+    const count = Math.min(max, Math.floor((this.accBits + bytes.length * 8) / bits));
+    const out = new Int32Array(count);
+    let { acc, accBits } = this;
+    let b = 0;
+    for (let i = 0; i < count; i++) {
+      while (accBits < bits) {
+        acc = (acc << 8) | bytes[b++]!;
+        accBits += 8;
+      }
+      accBits -= bits;
+      out[i] = (acc >>> accBits) & mask;
+      acc &= (1 << accBits) - 1;
+    }
+    if (count === max) {
+      // Nothing more is wanted: drop the rest (padding), which could overflow the accumulator.
+      acc = 0;
+      accBits = 0;
+    } else {
+      // Bytes not consumed by a whole value are kept as pending bits (fewer than `bits` of them).
+      while (b < bytes.length) {
+        acc = (acc << 8) | bytes[b++]!;
+        accBits += 8;
+      }
+    }
+    this.acc = acc;
+    this.accBits = accBits;
+    return out;
+  }
 }

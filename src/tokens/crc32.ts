@@ -12,9 +12,24 @@ function makeTable(): Uint32Array {
   return table;
 }
 
+/** CRC-32 fed in pieces: `update` any number of times, then `value` (streams of unknown length). */
+export class Crc32 {
+  private c = 0xffffffff;
+
+  update(bytes: Uint8Array): this {
+    const table = TABLE;
+    let c = this.c;
+    for (let i = 0; i < bytes.length; i++) c = table[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+    this.c = c;
+    return this;
+  }
+
+  get value(): number {
+    return (this.c ^ 0xffffffff) >>> 0;
+  }
+}
+
 /** CRC-32 of `bytes`, as an unsigned 32-bit number. crc32("123456789") = 0xCBF43926. */
 export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return new Crc32().update(bytes).value;
 }

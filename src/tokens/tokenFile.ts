@@ -54,7 +54,11 @@ function isU32(n: number): boolean {
   return Number.isInteger(n) && n >= 0 && n <= U32_MAX;
 }
 
-function checkTokens(t: Tokens): void {
+/** A token file's header: everything in Tokens but the codes. */
+export type TokenHeader = Omit<Tokens, 'codes'>;
+
+/** Throws a one-line VqcodecError naming the first header field a token file cannot hold. */
+export function checkTokenHeader(t: TokenHeader): void {
   check(
     Number.isInteger(t.codebookSize) && t.codebookSize >= 2 && t.codebookSize <= 2 ** MAX_BITS,
     `codebook size must be an integer from 2 to ${2 ** MAX_BITS}, got ${t.codebookSize}`,
@@ -74,22 +78,34 @@ function checkTokens(t: Tokens): void {
     typeof t.modelFingerprint === 'string' && FINGERPRINT_RE.test(t.modelFingerprint),
     `model fingerprint must be 16 lowercase hex digits, got "${String(t.modelFingerprint)}"`,
   );
+}
+
+function checkTokens(t: Tokens): void {
+  checkTokenHeader(t);
   const expected = t.frames * t.numCodebooks;
   check(
     t.codes.length === expected,
     `expected ${expected} codes (${t.frames} frames x ${t.numCodebooks} codebooks), got ${t.codes.length}`,
   );
-  const bad = firstBadCode(t.codes, t.codebookSize);
+  checkCodes(t.codes, 0, t.numCodebooks, t.codebookSize);
+}
+
+/**
+ * Throws when a code is outside the codebook; `codes` holds whole frames, the first at
+ * frame `firstFrame` (so a streaming writer reports the same frame as a one-shot one).
+ */
+export function checkCodes(codes: ArrayLike<number>, firstFrame: number, numCodebooks: number, codebookSize: number): void {
+  const bad = firstBadCode(codes, codebookSize);
   if (bad >= 0) {
     throw new VqcodecError(
-      `code ${t.codes[bad]} at frame ${Math.floor(bad / t.numCodebooks)}, codebook ${bad % t.numCodebooks} ` +
-        `is outside the codebook (size ${t.codebookSize})`,
+      `code ${codes[bad]} at frame ${firstFrame + Math.floor(bad / numCodebooks)}, codebook ${bad % numCodebooks} ` +
+        `is outside the codebook (size ${codebookSize})`,
     );
   }
 }
 
 /** Index of the first code that is not an integer in [0, k), or -1. */
-function firstBadCode(codes: ArrayLike<number>, k: number): number {
+export function firstBadCode(codes: ArrayLike<number>, k: number): number {
   for (let i = 0; i < codes.length; i++) {
     const c = codes[i]!;
     if (c >>> 0 !== c || c >= k) return i;
@@ -104,20 +120,29 @@ export function encodeTokenFile(tokens: Tokens): Uint8Array {
   const size = tokenFileSize(tokens.frames, tokens.numCodebooks, tokens.codebookSize);
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  out.set(MAGIC, 0);
-  out[OFF_VERSION] = FORMAT_VERSION;
-  for (let i = 0; i < 8; i++) {
-    out[OFF_FINGERPRINT + i] = parseInt(tokens.modelFingerprint.slice(2 * i, 2 * i + 2), 16);
-  }
-  view.setUint32(OFF_SAMPLE_RATE, tokens.sampleRate, true);
-  view.setUint32(OFF_HOP, tokens.hop, true);
-  view.setUint32(OFF_CODEBOOK_SIZE, tokens.codebookSize, true);
-  out[OFF_NUM_CODEBOOKS] = tokens.numCodebooks;
-  view.setUint32(OFF_FRAMES, tokens.frames, true);
-  view.setUint32(OFF_ORIGINAL_LENGTH, tokens.originalLength, true);
+  out.set(encodeTokenHeader(tokens), 0);
   packBitsInto(tokens.codes, bits, out, HEADER_BYTES);
   const crcAt = size - TRAILER_BYTES;
   view.setUint32(crcAt, crc32(out.subarray(0, crcAt)), true);
+  return out;
+}
+
+/** The HEADER_BYTES bytes that start the token file of `header` (checked first). */
+export function encodeTokenHeader(header: TokenHeader): Uint8Array {
+  checkTokenHeader(header);
+  const out = new Uint8Array(HEADER_BYTES);
+  const view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  out[OFF_VERSION] = FORMAT_VERSION;
+  for (let i = 0; i < 8; i++) {
+    out[OFF_FINGERPRINT + i] = parseInt(header.modelFingerprint.slice(2 * i, 2 * i + 2), 16);
+  }
+  view.setUint32(OFF_SAMPLE_RATE, header.sampleRate, true);
+  view.setUint32(OFF_HOP, header.hop, true);
+  view.setUint32(OFF_CODEBOOK_SIZE, header.codebookSize, true);
+  out[OFF_NUM_CODEBOOKS] = header.numCodebooks;
+  view.setUint32(OFF_FRAMES, header.frames, true);
+  view.setUint32(OFF_ORIGINAL_LENGTH, header.originalLength, true);
   return out;
 }
 
@@ -126,45 +151,73 @@ export function encodeTokenFile(tokens: Tokens): Uint8Array {
  * Only the fields needed to compute the expected size are read before the CRC is checked.
  */
 export function decodeTokenFile(bytes: Uint8Array, name = 'token file'): Tokens {
+  checkTokenFileLayout(bytes.subarray(0, HEADER_BYTES), bytes.length, name);
+  const crcAt = bytes.length - TRAILER_BYTES;
+  checkTokenFileCrc(crc32(bytes.subarray(0, crcAt)), bytes.subarray(crcAt), name);
+  const header = parseTokenHeader(bytes, name);
+  const { frames, numCodebooks, codebookSize } = header;
+  const codes = unpackBits(bytes.subarray(HEADER_BYTES, crcAt), bitsPerCode(codebookSize), frames * numCodebooks);
+  const badAt = firstBadCode(codes, codebookSize);
+  if (badAt >= 0) throw badTokenFileCode(name, codes[badAt]!, Math.floor(badAt / numCodebooks), codebookSize);
+  return { codes, ...header };
+}
+
+/**
+ * The checks made before the CRC, in decodeTokenFile's order: magic (on whatever prefix
+ * exists), minimum size, format version, and the size the header implies. `head` is the
+ * file's first min(HEADER_BYTES, fileLength) bytes.
+ */
+export function checkTokenFileLayout(
+  head: Uint8Array,
+  fileLength: number,
+  name: string,
+): { codebookSize: number; numCodebooks: number; frames: number; sizeKnown: boolean } {
   // Magic first (on whatever prefix exists) so that arbitrary files get the clearest message.
-  for (let i = 0; i < Math.min(bytes.length, MAGIC.length); i++) {
-    check(bytes[i] === MAGIC[i], `${name} is not a vqcodec token file`);
+  for (let i = 0; i < Math.min(head.length, MAGIC.length); i++) {
+    check(head[i] === MAGIC[i], `${name} is not a vqcodec token file`);
   }
   check(
-    bytes.length >= HEADER_BYTES + TRAILER_BYTES,
-    `${name} is truncated: ${bytes.length} bytes is shorter than any token file (${HEADER_BYTES + TRAILER_BYTES})`,
+    fileLength >= HEADER_BYTES + TRAILER_BYTES,
+    `${name} is truncated: ${fileLength} bytes is shorter than any token file (${HEADER_BYTES + TRAILER_BYTES})`,
   );
-  const version = bytes[OFF_VERSION]!;
+  const version = head[OFF_VERSION]!;
   check(
     version === FORMAT_VERSION,
     `${name} uses token file format version ${version}; this vqcodec reads version ${FORMAT_VERSION}`,
   );
-
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const codebookSize = view.getUint32(OFF_CODEBOOK_SIZE, true);
-  const numCodebooks = bytes[OFF_NUM_CODEBOOKS]!;
+  const numCodebooks = head[OFF_NUM_CODEBOOKS]!;
   const frames = view.getUint32(OFF_FRAMES, true);
-  // An out-of-range K gives no size to compare against; the CRC or header checks below catch it.
+  // An out-of-range K gives no size to compare against; the CRC or header checks catch it.
   const sizeKnown = codebookSize >= 2 && codebookSize <= 2 ** MAX_BITS;
   if (sizeKnown) {
     const expected = tokenFileSize(frames, numCodebooks, codebookSize);
     check(
-      bytes.length === expected,
-      `${name} is truncated or corrupted: its header implies ${expected} bytes but it has ${bytes.length}`,
+      fileLength === expected,
+      `${name} is truncated or corrupted: its header implies ${expected} bytes but it has ${fileLength}`,
     );
   }
+  return { codebookSize, numCodebooks, frames, sizeKnown };
+}
 
-  const crcAt = bytes.length - TRAILER_BYTES;
-  check(
-    crc32(bytes.subarray(0, crcAt)) === view.getUint32(crcAt, true),
-    `${name} is corrupted (checksum mismatch)`,
-  );
+/** Compares the CRC-32 of everything before the trailer with the stored one (`trailer`, 4 bytes). */
+export function checkTokenFileCrc(computed: number, trailer: Uint8Array, name: string): void {
+  const stored = new DataView(trailer.buffer, trailer.byteOffset, TRAILER_BYTES).getUint32(0, true);
+  check(computed === stored, `${name} is corrupted (checksum mismatch)`);
+}
 
+/** The header fields of a token file whose layout and CRC were checked, validated. */
+export function parseTokenHeader(head: Uint8Array, name: string): TokenHeader {
+  const view = new DataView(head.buffer, head.byteOffset, HEADER_BYTES);
+  const codebookSize = view.getUint32(OFF_CODEBOOK_SIZE, true);
+  const numCodebooks = head[OFF_NUM_CODEBOOKS]!;
+  const frames = view.getUint32(OFF_FRAMES, true);
   const sampleRate = view.getUint32(OFF_SAMPLE_RATE, true);
   const hop = view.getUint32(OFF_HOP, true);
   const originalLength = view.getUint32(OFF_ORIGINAL_LENGTH, true);
   const bad = (what: string) => `${name} has an invalid header: ${what}`;
-  check(sizeKnown, bad(`codebook size ${codebookSize} is outside 2..${2 ** MAX_BITS}`));
+  check(codebookSize >= 2 && codebookSize <= 2 ** MAX_BITS, bad(`codebook size ${codebookSize} is outside 2..${2 ** MAX_BITS}`));
   check(numCodebooks >= 1, bad('0 codebooks'));
   check(sampleRate > 0, bad('sample rate 0'));
   check(hop > 0, bad('hop 0'));
@@ -172,20 +225,14 @@ export function decodeTokenFile(bytes: Uint8Array, name = 'token file'): Tokens 
     originalLength <= frames * hop,
     bad(`original length ${originalLength} exceeds ${frames} frames x hop ${hop}`),
   );
-
-  const codes = unpackBits(bytes.subarray(HEADER_BYTES, crcAt), bitsPerCode(codebookSize), frames * numCodebooks);
-  const badAt = firstBadCode(codes, codebookSize);
-  if (badAt >= 0) {
-    throw new VqcodecError(
-      `${name} is invalid: code ${codes[badAt]} at frame ${Math.floor(badAt / numCodebooks)} ` +
-        `is outside the codebook (size ${codebookSize})`,
-    );
-  }
-
   let modelFingerprint = '';
-  for (let i = 0; i < 8; i++) modelFingerprint += bytes[OFF_FINGERPRINT + i]!.toString(16).padStart(2, '0');
+  for (let i = 0; i < 8; i++) modelFingerprint += head[OFF_FINGERPRINT + i]!.toString(16).padStart(2, '0');
+  return { frames, numCodebooks, codebookSize, hop, sampleRate, originalLength, modelFingerprint };
+}
 
-  return { codes, frames, numCodebooks, codebookSize, hop, sampleRate, originalLength, modelFingerprint };
+/** The error for a code outside the codebook in token file `name`. */
+export function badTokenFileCode(name: string, code: number, frame: number, codebookSize: number): VqcodecError {
+  return new VqcodecError(`${name} is invalid: code ${code} at frame ${frame} is outside the codebook (size ${codebookSize})`);
 }
 
 /** Writes `tokens` to `path` atomically (readers never see a half-written file). */

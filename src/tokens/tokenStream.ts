@@ -1,0 +1,232 @@
+/**
+ * `.vqt` token files written and read block by block, byte-identical to tokenFile.ts's
+ * one-shot encodeTokenFile / decodeTokenFile (same layout, same checks, same messages).
+ *
+ * The writer needs the header (so the frame count) up front: the file's size follows from it.
+ * It packs codes MSB-first continuing across blocks, keeps the CRC-32 running, writes to a
+ * temporary file and renames it over the target at `close()`; any failure removes the
+ * temporary file. The reader checks the whole file (layout, CRC, header, every code) before
+ * handing out the first code, so a bad file fails exactly as readTokenFile would.
+ */
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { VqcodecError, check } from '../errors.js';
+import { AtomicFileWriter } from '../io/atomicWriter.js';
+import { BitPacker, BitUnpacker, bitsPerCode } from './bitpack.js';
+import { Crc32 } from './crc32.js';
+import {
+  HEADER_BYTES,
+  TRAILER_BYTES,
+  badTokenFileCode,
+  checkCodes,
+  checkTokenFileCrc,
+  checkTokenFileLayout,
+  encodeTokenHeader,
+  parseTokenHeader,
+  tokenFileSize,
+  type TokenHeader,
+} from './tokenFile.js';
+
+
+/**
+ * Writes a `.vqt` file frame block by frame block. `open` validates the header (as
+ * encodeTokenFile does) and starts a temporary file; `write` takes codes of whole frames,
+ * frame-major; `close` checks that exactly `header.frames` frames came, appends the CRC and
+ * renames; `abort` removes the temporary file. A failed `write` or `close` aborts by itself.
+ */
+export class TokenFileWriter {
+  private readonly crc = new Crc32();
+  private readonly packer: BitPacker;
+  private framesWritten = 0;
+
+  private constructor(
+    readonly header: TokenHeader,
+    private readonly file: AtomicFileWriter,
+  ) {
+    this.packer = new BitPacker(bitsPerCode(header.codebookSize));
+  }
+
+  static async open(path: string, header: TokenHeader): Promise<TokenFileWriter> {
+    const head = encodeTokenHeader(header); // validates before any file is made
+    const file = await AtomicFileWriter.open(path);
+    const writer = new TokenFileWriter({ ...header }, file);
+    await writer.append(head);
+    return writer;
+  }
+
+  /** Frames written so far. */
+  get frames(): number {
+    return this.framesWritten;
+  }
+
+  /** Appends codes of whole frames (frame-major, `header.numCodebooks` per frame). */
+  async write(codes: Int32Array): Promise<void> {
+    try {
+      const { numCodebooks, codebookSize, frames } = this.header;
+      check(codes.length % numCodebooks === 0, `token writer: ${codes.length} codes are not whole frames of ${numCodebooks} codebooks`);
+      const n = codes.length / numCodebooks;
+      check(this.framesWritten + n <= frames, `token writer: more than the ${frames} frames announced in the header`);
+      checkCodes(codes, this.framesWritten, numCodebooks, codebookSize);
+      await this.append(this.packer.push(codes));
+      this.framesWritten += n;
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+  }
+
+  /** Pads the last byte, appends the CRC and renames the file into place. */
+  async close(): Promise<void> {
+    try {
+      const { frames, numCodebooks, codebookSize } = this.header;
+      check(this.framesWritten === frames, `token writer: ${this.framesWritten} frames written, but the header announces ${frames}`);
+      await this.append(this.packer.finish());
+      const trailer = new Uint8Array(TRAILER_BYTES);
+      new DataView(trailer.buffer).setUint32(0, this.crc.value, true);
+      await this.file.write(trailer);
+      check(this.file.length === tokenFileSize(frames, numCodebooks, codebookSize), 'token writer: wrong file size');
+      await this.file.commit();
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+  }
+
+  /** Removes the temporary file; the target is left as it was. */
+  async abort(): Promise<void> {
+    await this.file.abort();
+  }
+
+  private async append(bytes: Uint8Array): Promise<void> {
+    this.crc.update(bytes);
+    await this.file.write(bytes);
+  }
+}
+
+/** Bytes read from a token file at a time. */
+const READ_BYTES = 1 << 16;
+
+/**
+ * Reads a `.vqt` file in blocks of frames. `open` checks it entirely, in readTokenFile's
+ * order and with its messages: magic, size, version, CRC, header fields, then every code.
+ */
+export class TokenFileReader {
+  private constructor(
+    readonly path: string,
+    readonly header: TokenHeader,
+    private readonly handle: FileHandle,
+  ) {}
+
+  static async open(path: string, name = path): Promise<TokenFileReader> {
+    let handle: FileHandle;
+    try {
+      handle = await fs.open(path, 'r');
+    } catch (err) {
+      throw readError(path, err);
+    }
+    try {
+      const { size } = await handle.stat().catch((err) => {
+        throw readError(path, err);
+      });
+      const headLength = Math.min(size, HEADER_BYTES);
+      const head = new Uint8Array(headLength);
+      await readFully(handle, head, 0, path);
+      const { codebookSize, numCodebooks, frames, sizeKnown } = checkTokenFileLayout(head, size, name);
+      // One pass for the CRC and the codes, then the header and code checks in decodeTokenFile's order.
+      const crc = new Crc32();
+      const crcAt = size - TRAILER_BYTES;
+      const buf = new Uint8Array(READ_BYTES);
+      // When K is out of range the size was not checked: the CRC or header check fails instead.
+      const unpacker = sizeKnown ? new BitUnpacker(bitsPerCode(codebookSize)) : undefined;
+      const wanted = sizeKnown ? frames * numCodebooks : 0;
+      let seen = 0;
+      let bad: { code: number; index: number } | undefined;
+      for (let pos = 0; pos < crcAt; pos += READ_BYTES) {
+        const n = Math.min(READ_BYTES, crcAt - pos);
+        const chunk = buf.subarray(0, n);
+        await readFully(handle, chunk, pos, path);
+        crc.update(chunk);
+        if (unpacker !== undefined && bad === undefined) {
+          const payload = pos >= HEADER_BYTES ? chunk : chunk.subarray(Math.min(n, HEADER_BYTES - pos));
+          const codes = unpacker.push(payload, wanted - seen);
+          for (let i = 0; i < codes.length; i++) {
+            if (codes[i]! >= codebookSize) {
+              bad = { code: codes[i]!, index: seen + i };
+              break;
+            }
+          }
+          seen += codes.length;
+        }
+      }
+      const trailer = new Uint8Array(TRAILER_BYTES);
+      await readFully(handle, trailer, crcAt, path);
+      checkTokenFileCrc(crc.value, trailer, name);
+      const header = parseTokenHeader(head, name);
+      if (bad !== undefined) throw badTokenFileCode(name, bad.code, Math.floor(bad.index / header.numCodebooks), header.codebookSize);
+      return new TokenFileReader(path, header, handle);
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The codes in blocks of at most `framesPerBlock` whole frames (frame-major). */
+  async *codes(framesPerBlock = 4096): AsyncGenerator<Int32Array> {
+    check(Number.isInteger(framesPerBlock) && framesPerBlock > 0, `frames per block must be a positive integer (got ${framesPerBlock})`);
+    const { frames, numCodebooks, codebookSize } = this.header;
+    const unpacker = new BitUnpacker(bitsPerCode(codebookSize));
+    const total = frames * numCodebooks;
+    const perBlock = framesPerBlock * numCodebooks;
+    const end = tokenFileSize(frames, numCodebooks, codebookSize) - TRAILER_BYTES;
+    const buf = new Uint8Array(READ_BYTES);
+    let pending: Int32Array = new Int32Array(0);
+    let done = 0;
+    for (let pos = HEADER_BYTES; pos < end && done < total; pos += READ_BYTES) {
+      const n = Math.min(READ_BYTES, end - pos);
+      await readFully(this.handle, buf.subarray(0, n), pos, this.path);
+      const fresh = unpacker.push(buf.subarray(0, n), total - done - pending.length);
+      pending = pending.length === 0 ? fresh : concat(pending, fresh);
+      while (pending.length >= perBlock || (pending.length > 0 && done + pending.length === total)) {
+        const take = Math.min(perBlock, pending.length - (pending.length % numCodebooks));
+        yield pending.slice(0, take);
+        done += take;
+        pending = pending.subarray(take);
+      }
+    }
+    if (done !== total) throw new VqcodecError(`${this.path} changed while it was being read`);
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+function concat(a: Int32Array, b: Int32Array): Int32Array {
+  const out = new Int32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+async function readFully(handle: FileHandle, into: Uint8Array, position: number, path: string): Promise<void> {
+  let got = 0;
+  while (got < into.length) {
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(into, got, into.length - got, position + got));
+    } catch (err) {
+      throw readError(path, err);
+    }
+    if (bytesRead === 0) throw new VqcodecError(`${path} changed while it was being read`);
+    got += bytesRead;
+  }
+}
+
+/** readTokenFile's messages for a file that cannot be opened or read. */
+function readError(path: string, err: unknown): VqcodecError {
+  if (err instanceof VqcodecError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new VqcodecError(`no such file: ${path}`);
+  if (code === 'EISDIR') return new VqcodecError(`${path} is a directory, not a token file`);
+  return new VqcodecError(`cannot read ${path}: ${code ?? (err as Error).message}`);
+}
