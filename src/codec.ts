@@ -236,7 +236,7 @@ export class Codec {
   }
 
   private async *decodeStreamGen(header: TokenStreamHeader, source: BlockSource<Int32Array>, n: number, chunk: number): AsyncGenerator<Float32Array> {
-    const { frames, hop, originalLength } = header;
+    const { frames, originalLength } = header;
     const q = header.numCodebooks;
     const context = contextFrames(this.config);
     // Codes of frames [bufStart, received), the first n codebooks of each.

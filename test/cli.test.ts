@@ -9,28 +9,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/backend.js';
 import { loadAudio } from '../src/audio/load.js';
 import { decodeWav, encodeWav } from '../src/audio/wav.js';
 import { Codec } from '../src/codec.js';
 import { makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
 import { readTokenFile, tokenFileSize, writeTokenFile } from '../src/tokens/tokenFile.js';
+import { FIXTURES, PACKAGE_ROOT } from '../src/paths.js';
 
-/** The repository root: the nearest folder above this file with a package.json (works from test/ and dist/test/). */
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    assert.notEqual(parent, dir, 'package.json not found above the test file');
-    dir = parent;
-  }
-  return dir;
-}
 
-const ROOT = repoRoot();
+const ROOT = PACKAGE_ROOT;
 const BIN = path.join(ROOT, 'bin', 'vqcodec.js');
-const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 const SPEECH_WAV = path.join(FIXTURES, 'speech.wav');
 const SPEECH_OGG = path.join(FIXTURES, 'speech.ogg');
 const SPEECH_SAMPLES = 57820;

@@ -5,29 +5,18 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { loadAudio } from '../src/audio/load.js';
 import { Codec } from '../src/codec.js';
 import { VqcodecError } from '../src/errors.js';
 import { contextFrames, makeConfig, type CodecConfig } from '../src/model/config.js';
+import { FIXTURES } from '../src/paths.js';
 
-/** The repository root: the nearest folder above this file with a package.json (works from test/ and dist/test/). */
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    assert.notEqual(parent, dir, 'package.json not found above the test file');
-    dir = parent;
-  }
-  return dir;
-}
 
-const FIXTURES = path.join(repoRoot(), 'test', 'fixtures');
 
 /** hop 2·4·5·8 = 320 samples (50 frames/s at 16 kHz), 3 codebooks of 16 entries. */
 const CONFIG: CodecConfig = makeConfig({

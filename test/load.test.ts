@@ -2,25 +2,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
-import { existsSync, promises as fs } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { promises as fs } from 'node:fs';
 import wavefile from 'wavefile';
 import { VqcodecError } from '../src/errors.js';
 import { encodeWav } from '../src/audio/wav.js';
 import { decodeAudioBytes, isWav, loadAudio, sniffSampleRate, toMono, validateAudio } from '../src/audio/load.js';
+import { FIXTURES } from '../src/paths.js';
 
-/** test/fixtures, found by walking up so this works from test/ (tsx) and dist/test/ (tsc). */
-function fixturesDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'test', 'fixtures', 'speech.wav'))) {
-    const parent = path.dirname(dir);
-    assert.notEqual(parent, dir, 'test/fixtures/speech.wav not found: run datasets/fixtures.sh');
-    dir = parent;
-  }
-  return path.join(dir, 'test', 'fixtures');
-}
 
-const FIXTURES = fixturesDir();
 const SPEECH_WAV = path.join(FIXTURES, 'speech.wav');
 const SPEECH_OGG = path.join(FIXTURES, 'speech.ogg');
 /** Length of speech.wav in samples at 16 kHz (fixed by datasets/fixtures.sh). */

@@ -6,10 +6,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import wavefile from 'wavefile';
 import { initBackend } from '../src/backend.js';
 import { loadAudio, toMono } from '../src/audio/load.js';
@@ -23,18 +22,10 @@ import { decodeToWavFile, encodeWavFile } from '../src/streamFiles.js';
 import { encodeTokenFile, readTokenFile } from '../src/tokens/tokenFile.js';
 import { TokenFileReader, TokenFileWriter } from '../src/tokens/tokenStream.js';
 import type { Tokens } from '../src/types.js';
+import { FIXTURES } from '../src/paths.js';
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    assert.notEqual(parent, dir, 'package.json not found above the test file');
-    dir = parent;
-  }
-  return dir;
-}
 
-const SPEECH_WAV = path.join(repoRoot(), 'test', 'fixtures', 'speech.wav');
+const SPEECH_WAV = path.join(FIXTURES, 'speech.wav');
 const CONFIG = makeConfig({
   channels: 4,
   maxChannels: 16,

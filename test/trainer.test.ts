@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/backend.js';
 import { Codec } from '../src/codec.js';
 import { VqcodecError } from '../src/errors.js';
@@ -16,19 +15,9 @@ import { readBundle } from '../src/io/bundle.js';
 import { hopLength, makeConfig, type CodecConfig } from '../src/model/config.js';
 import type { NamedArrays } from '../src/model/params.js';
 import { DEFAULT_TRAIN_OPTIONS, readLog, train, type LogEntry, type StepLog, type TrainOptions } from '../src/train/trainer.js';
+import { FIXTURES } from '../src/paths.js';
 
-/** The repository root: the nearest folder above this file with a package.json (works from test/ and dist/test/). */
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    assert.notEqual(parent, dir, 'package.json not found above the test file');
-    dir = parent;
-  }
-  return dir;
-}
 
-const FIXTURES = path.join(repoRoot(), 'test', 'fixtures');
 
 const CONFIG: CodecConfig = makeConfig({
   channels: 4,

@@ -6,8 +6,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { loadAudio } from '../src/audio/load.js';
@@ -17,17 +15,8 @@ import { VqVae } from '../src/model/vqvae.js';
 import { Adam } from '../src/train/adam.js';
 import { Random } from '../src/train/random.js';
 import { computeLosses, trainStep, type LossWeights } from '../src/train/step.js';
+import { FIXTURES } from '../src/paths.js';
 
-/** test/fixtures, found by walking up so this works from test/ (tsx) and dist/test/ (tsc). */
-function fixturesDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'test', 'fixtures', 'speech.wav'))) {
-    const parent = path.dirname(dir);
-    assert.notEqual(parent, dir, 'test/fixtures/speech.wav not found: run datasets/fixtures.sh');
-    dir = parent;
-  }
-  return path.join(dir, 'test', 'fixtures');
-}
 
 const CONFIG = makeConfig({
   channels: 4,
@@ -79,7 +68,7 @@ function train(model: VqVae, learningRate: number, steps: number, seed = 1): Run
 
 before(async () => {
   await initBackend('wasm');
-  const audio = await loadAudio(path.join(fixturesDir(), 'speech.wav'), 16000);
+  const audio = await loadAudio(path.join(FIXTURES, 'speech.wav'), 16000);
   assert.equal(audio.sampleRate, 16000);
   crops = new Float32Array(STARTS.length * CROP);
   STARTS.forEach((s, i) => {

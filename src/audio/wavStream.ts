@@ -90,7 +90,7 @@ export class WavReader {
   }
 }
 
-const LE = true;
+
 
 /** Walks the RIFF chunks to the first 'fmt ' and 'data' chunks. */
 async function parseHeader(handle: FileHandle, path: string, name: string): Promise<WavInfo> {

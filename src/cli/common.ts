@@ -1,22 +1,11 @@
 /** What several commands share: the backend flag, the default model, loading a codec. */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initBackend } from '../backend.js';
 import { Codec } from '../codec.js';
 import { VqcodecError } from '../errors.js';
 import { note } from './ui.js';
 
-/** The package root: the nearest folder above this file with a package.json (works from src/ and dist/src/). */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
-}
-
-export const PACKAGE_ROOT = packageRoot();
-/** The model shipped in the repository's models/ folder. */
-export const DEFAULT_MODEL = path.join(PACKAGE_ROOT, 'models', 'default');
+export { DEFAULT_MODEL, PACKAGE_ROOT } from '../paths.js';
+import { DEFAULT_MODEL } from '../paths.js';
 
 export interface GlobalOptions {
   backend?: string;

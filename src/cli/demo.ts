@@ -3,10 +3,11 @@ import { loadAudio } from '../audio/load.js';
 import { writeWav } from '../audio/wav.js';
 import { evaluateClip } from '../eval/evaluate.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadCodec, PACKAGE_ROOT, type GlobalOptions } from './common.js';
+import { FIXTURES } from '../paths.js';
+import { loadCodec, type GlobalOptions } from './common.js';
 import { fixed, note, table } from './ui.js';
 
-export const DEMO_CLIP = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'speech.wav');
+export const DEMO_CLIP = path.join(FIXTURES, 'speech.wav');
 
 /**
  * The first thing a newcomer runs: code a real speech clip with the shipped model at
