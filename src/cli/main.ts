@@ -63,6 +63,7 @@ function program(): Command {
     .option('--crop <seconds>', 'crop length in seconds')
     .option('--lr <rate>', 'Adam learning rate')
     .option('--stft <windows>', 'STFT loss window sizes, e.g. 512,1024,2048')
+    .option('--waveform-weight <w>', 'weight of the waveform L1 loss (STFT and VQ terms weigh 1)')
     .option('--log-every <n>', 'steps between log lines')
     .option('--validate-every <n>', 'steps between validations')
     .option('--checkpoint-every <n>', 'steps between checkpoints')

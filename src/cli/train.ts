@@ -23,6 +23,7 @@ export interface TrainCommandOptions extends GlobalOptions {
   checkpointEvery?: string;
   seed?: string;
   workers?: string;
+  waveformWeight?: string;
   resume?: boolean;
   plot?: boolean;
 }
@@ -62,6 +63,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     checkpointEvery: intOption('--checkpoint-every', options.checkpointEvery) ?? d.checkpointEvery,
     seed: intOption('--seed', options.seed) ?? d.seed,
     workers: intOption('--workers', options.workers) ?? d.workers,
+    lossWeights: { ...d.lossWeights, waveform: numberOption('--waveform-weight', options.waveformWeight) ?? d.lossWeights.waveform },
   };
   await startBackend(options);
   let bar = progressBar(1, '');

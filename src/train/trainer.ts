@@ -52,7 +52,9 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'outDir'> = {
   cropSeconds: 1,
   learningRate: 1e-3,
   clipNorm: 1,
-  lossWeights: { waveform: 1, stft: 1, vq: 1 },
+  // A strong waveform term keeps phase: on one clip, weight 20 reached +0.3 dB SI-SDR in 300 steps
+  // where weight 1 stayed at −3.4 dB, with the same STFT loss.
+  lossWeights: { waveform: 20, stft: 1, vq: 1 },
   stftWindows: [512, 1024, 2048],
   logEvery: 10,
   validateEvery: 500,
