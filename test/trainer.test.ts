@@ -255,3 +255,16 @@ test('crops shorter than the largest STFT window, or a missing data folder, thro
   );
   await assert.rejects(train(CONFIG, options(path.join(root, 'no-data'), { data: path.join(root, 'nope') }), false), isVqcodecError(/no such/));
 });
+
+test('a resume keeps the run’s saved options, except those passed as changed', async () => {
+  const run = path.join(root, 'runChanged');
+  (await train(CONFIG, options(run, { steps: 2, learningRate: 1e-3 }), false)).dispose();
+  const saved = async () => JSON.parse(await fs.readFile(path.join(run, 'train.json'), 'utf8')).options;
+  // Not changed: the 2e-3 below is ignored, the run keeps 1e-3.
+  (await train(CONFIG, options(run, { steps: 3, learningRate: 2e-3 }), true)).dispose();
+  assert.equal((await saved()).learningRate, 1e-3);
+  (await train(CONFIG, options(run, { steps: 4 }), true, {}, { learningRate: 5e-4, lossWeights: { waveform: 3, stft: 1, vq: 1 } })).dispose();
+  assert.equal((await saved()).learningRate, 5e-4);
+  assert.equal((await saved()).lossWeights.waveform, 3);
+  await assert.rejects(train(CONFIG, options(run, { steps: 5 }), true, {}, { batchSize: 0 }), VqcodecError);
+});

@@ -65,6 +65,13 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     workers: intOption('--workers', options.workers) ?? d.workers,
     lossWeights: { ...d.lossWeights, waveform: numberOption('--waveform-weight', options.waveformWeight) ?? d.lossWeights.waveform },
   };
+  // On --resume, only what was given explicitly replaces the run's saved options.
+  const changed: Partial<TrainOptions> = {};
+  const given: [keyof TrainCommandOptions, keyof TrainOptions][] = [
+    ['batch', 'batchSize'], ['crop', 'cropSeconds'], ['lr', 'learningRate'], ['stft', 'stftWindows'], ['logEvery', 'logEvery'],
+    ['validateEvery', 'validateEvery'], ['checkpointEvery', 'checkpointEvery'], ['waveformWeight', 'lossWeights'],
+  ];
+  for (const [flag, key] of given) if (options[flag] !== undefined) Object.assign(changed, { [key]: trainOptions[key] });
   await startBackend(options);
   let bar = progressBar(1, '');
   const codec = await train(config, trainOptions, options.resume ?? false, {
@@ -84,7 +91,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     onValidate(v) {
       if (!options.quiet) note(`\nvalidation at step ${v.step}: SI-SDR ${fixed(v.siSdr)} dB, STOI ${fixed(v.stoi, 3)}, mel distance ${fixed(v.melDistance, 3)}`);
     },
-  });
+  }, changed);
   bar.stop();
   const modelDir = path.join(options.out, 'model');
   note(`model written to ${modelDir} (${codec.fingerprint})`);

@@ -116,8 +116,12 @@ export function validateTrainOptions(o: TrainOptions): void {
 const CHECKPOINT = 'checkpoint.bin';
 const LOG = 'log.jsonl';
 
-/** Trains (or resumes) a codec; returns the exported codec. */
-export async function train(config: CodecConfig, options: TrainOptions, resume: boolean, events: TrainEvents = {}): Promise<Codec> {
+/**
+ * Trains (or resumes) a codec; returns the exported codec. A resumed run keeps its saved
+ * options except the step budget, data, folder and worker count, and whatever `changed`
+ * names (options a user set explicitly, e.g. a lower learning rate or other loss weights).
+ */
+export async function train(config: CodecConfig, options: TrainOptions, resume: boolean, events: TrainEvents = {}, changed: Partial<TrainOptions> = {}): Promise<Codec> {
   validateTrainOptions(options);
   validateConfig(config);
   const checkpointPath = path.join(options.outDir, CHECKPOINT);
@@ -131,14 +135,12 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
   let opts = options;
   const hasCheckpoint = await fs.stat(checkpointPath).then(() => true, () => false);
   if (resume && hasCheckpoint) {
-    const restored = await loadCheckpoint(checkpointPath);
+    const restored = await loadCheckpoint(checkpointPath, { ...changed, steps: options.steps, data: options.data, outDir: options.outDir, workers: options.workers });
     model = restored.model;
     adam = restored.adam;
     random = restored.random;
     startStep = restored.step;
-    // The run's own options win, except the step budget, which a resume may extend.
-    // Workers change speed, not results: a resume may use another count.
-    opts = { ...restored.options, steps: options.steps, data: options.data, outDir: options.outDir, workers: options.workers };
+    opts = restored.options;
     await truncateLog(logPath, startStep);
   } else {
     if (resume) throw new VqcodecError(`nothing to resume: no ${CHECKPOINT} in ${options.outDir}`);
@@ -263,11 +265,12 @@ async function saveCheckpoint(file: string, model: VqVae, adam: Adam, random: Ra
   });
 }
 
-async function loadCheckpoint(file: string): Promise<{ model: VqVae; adam: Adam; random: Random; step: number; options: TrainOptions }> {
+async function loadCheckpoint(file: string, changed: Partial<TrainOptions> = {}): Promise<{ model: VqVae; adam: Adam; random: Random; step: number; options: TrainOptions }> {
   const { meta, arrays } = await readBundle(file);
   if (meta.format !== 'vqcodec-checkpoint') throw new VqcodecError(`${file} is not a vqcodec training checkpoint`);
   const config = meta.config as CodecConfig;
-  const options = meta.options as TrainOptions;
+  const options = { ...DEFAULT_TRAIN_OPTIONS, ...(meta.options as TrainOptions), ...changed };
+  validateTrainOptions(options);
   validateConfig(config);
   const model = new VqVae(config, options.seed);
   try {
