@@ -6,11 +6,13 @@ import { VqcodecError } from '../errors.js';
 import { evaluateClip, summarize, UsageCounter, type ClipReport, type Summary, type UsageReport } from '../eval/evaluate.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { AUDIO_EXTENSIONS, listAudio } from '../train/data.js';
-import { intListOption, loadCodec, type GlobalOptions } from './common.js';
+import { intListOption, intOption, loadCodec, type GlobalOptions } from './common.js';
 import { fixed, note, progressBar, table } from './ui.js';
 
 export interface EvalOptions extends GlobalOptions {
   codebooks?: string;
+  split?: string;
+  limit?: string;
   json?: boolean;
   out?: string;
 }
@@ -23,27 +25,34 @@ export interface EvalResult {
   codebookUsage: UsageReport[];
 }
 
-async function expandInputs(inputs: string[]): Promise<string[]> {
+async function expandInputs(inputs: string[], split: string, limit?: number): Promise<string[]> {
   const files: string[] = [];
   for (const input of inputs) {
     const stat = await fs.stat(input).catch(() => undefined);
     if (stat === undefined) throw new VqcodecError(`no such file or folder: ${input}`);
     if (stat.isDirectory()) {
-      const lists = await listAudio(input, 0);
-      files.push(...lists.train);
+      files.push(...(await listAudio(input, 0)).train);
     } else if (input.endsWith('.jsonl')) {
       const lists = await listAudio(input);
-      files.push(...lists.train, ...lists.valid);
+      if (!(split in lists)) throw new VqcodecError(`--split must be train, valid or test (got '${split}')`);
+      files.push(...lists[split as keyof typeof lists]);
     } else files.push(input);
   }
   if (files.length === 0) throw new VqcodecError(`no audio files (${AUDIO_EXTENSIONS.join(', ')}) found`);
-  return files;
+  return limit === undefined ? files : evenlySpaced(files, limit);
+}
+
+/** `n` files spread evenly over the list (a quick evaluation that still covers every source). */
+function evenlySpaced(files: string[], n: number): string[] {
+  if (!(Number.isInteger(n) && n > 0)) throw new VqcodecError(`--limit must be a positive integer (got ${n})`);
+  if (n >= files.length) return files;
+  return Array.from({ length: n }, (_, i) => files[Math.floor((i * files.length) / n)]);
 }
 
 /** vqcodec eval FILES/FOLDERS [--codebooks 1,2,4,8] [--json] [--out DIR] */
 export async function evalCommand(inputs: string[], options: EvalOptions): Promise<void> {
   const codec = await loadCodec({ ...options, quiet: options.quiet || options.json });
-  const files = await expandInputs(inputs);
+  const files = await expandInputs(inputs, options.split ?? 'test', intOption('--limit', options.limit));
   const counts = intListOption('--codebooks', options.codebooks) ?? [codec.numCodebooks];
   const results: EvalResult[] = [];
   const bar = progressBar(files.length * counts.length, 'eval |{bar}| {value}/{total} files | {file}', { file: '' });

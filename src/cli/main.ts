@@ -49,6 +49,8 @@ function program(): Command {
     .argument('<inputs...>')
     .option(...modelOption)
     .option('-n, --codebooks <list>', 'comma-separated codebook counts to evaluate, e.g. 1,2,4,8')
+    .option('--split <name>', 'for a manifest.jsonl: which split to evaluate (train | valid | test)', 'test')
+    .option('--limit <n>', 'evaluate n files spread evenly over the list')
     .option('--json', 'print JSON instead of tables')
     .option('-o, --out <dir>', 'also write the token files and decoded audio here')
     .action((inputs, o) => evalCommand(inputs, { ...globals(), ...o }));

@@ -14,6 +14,8 @@ export const AUDIO_EXTENSIONS = ['.wav', '.mp3', '.ogg', '.flac'];
 export interface FileLists {
   train: string[];
   valid: string[];
+  /** Held-out files (manifests only): for evaluation, never for training. */
+  test: string[];
 }
 
 /**
@@ -33,12 +35,12 @@ export async function listAudio(source: string, validFraction = 0.1): Promise<Fi
     valid = [files.reduce((a, b) => (hashFraction(path.relative(source, a)) <= hashFraction(path.relative(source, b)) ? a : b))];
   }
   const train = files.filter((f) => !valid.includes(f));
-  return { train: train.length > 0 ? train : files, valid };
+  return { train: train.length > 0 ? train : files, valid, test: [] };
 }
 
 async function readManifest(manifest: string): Promise<FileLists> {
   const base = path.dirname(manifest);
-  const lists: FileLists = { train: [], valid: [] };
+  const lists: FileLists = { train: [], valid: [], test: [] };
   const lines = (await fs.readFile(manifest, 'utf8')).split('\n');
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
@@ -51,6 +53,7 @@ async function readManifest(manifest: string): Promise<FileLists> {
     if (typeof entry.path !== 'string') throw new VqcodecError(`${manifest}:${i + 1} has no "path"`);
     const file = path.resolve(base, entry.path);
     if (entry.split === 'valid') lists.valid.push(file);
+    else if (entry.split === 'test') lists.test.push(file);
     else if (entry.split === undefined || entry.split === 'train') lists.train.push(file);
   });
   if (lists.train.length === 0) throw new VqcodecError(`${manifest} lists no training files`);
