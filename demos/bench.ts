@@ -330,6 +330,43 @@ function positiveNumber(name: string, value: string | boolean | undefined, fallb
   return n;
 }
 
+interface TorchFigures {
+  threads: number;
+  trainAudioSecPerSec: number;
+  encodeRTF: number;
+  decodeRTF: number;
+  parameters: number;
+  forwardGflopPerAudioSec: number;
+  torch: string;
+}
+
+/**
+ * The same network in PyTorch (demos/torch_reference.py, Debian's python3-torch), for scale.
+ * Only run with --torch and when `import torch` works: PyTorch is never a dependency.
+ */
+async function measureTorch(config: CodecConfig, threads: number, steps: number): Promise<TorchFigures | string> {
+  const python = '/usr/bin/python3';
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vqcodec-torch-'));
+  try {
+    const configFile = path.join(dir, 'config.json');
+    await fs.writeFile(configFile, JSON.stringify(config));
+    const script = path.join(path.dirname(SCRIPT), '..', '..', 'demos', 'torch_reference.py');
+    const child = spawn(python, [script, '--config', configFile, '--threads', String(threads), '--steps', String(steps)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise<number>((resolve) => {
+      child.on('close', (c) => resolve(c ?? 1));
+      child.on('error', () => resolve(127));
+    });
+    if (code !== 0) return `PyTorch reference unavailable (${python} ${path.basename(script)} exited ${code}: ${stderr.trim().split('\n').pop() ?? ''})`;
+    return JSON.parse(stdout.trim().split('\n').pop()!) as TorchFigures;
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -343,6 +380,7 @@ async function main(): Promise<void> {
       workers: { type: 'string' },
       profile: { type: 'boolean' },
       'coding-seconds': { type: 'string' },
+      torch: { type: 'boolean' },
       // child mode
       child: { type: 'string' },
       wav: { type: 'string' },
@@ -425,6 +463,21 @@ async function main(): Promise<void> {
     }
   }
 
+  // PyTorch on the same config, 1 and 2 threads (--torch).
+  const torch: TorchFigures[] = [];
+  let torchNote: string | undefined;
+  if (values.torch) {
+    for (const threads of [1, 2]) {
+      progress(`PyTorch reference, ${threads} thread(s)`);
+      const result = await measureTorch(config, threads, positiveInt('--steps', values.steps, 10));
+      if (typeof result === 'string') {
+        torchNote = result;
+        break;
+      }
+      torch.push(result);
+    }
+  }
+
   // The report. The headline training figure: the first backend, with --workers replicas when measured.
   const first = training.find((t) => t.backend === backends[0] && t.workers === workers) ?? training[0]!;
   const single = training[0]!;
@@ -471,6 +524,16 @@ async function main(): Promise<void> {
     codingRows.push(['long-file streaming encode', 'skipped (--skip-long)']);
   }
   out.push(table(['coding', 'value'], codingRows));
+  if (torch.length > 0) {
+    out.push('');
+    out.push(
+      table(
+        ['PyTorch, same config', 'train audio-s/s', 'vqcodec ÷ PyTorch (train)', 'encode RTF', 'decode RTF'],
+        torch.map((t) => [`${t.torch}, ${t.threads} thread(s)`, t.trainAudioSecPerSec, round(first.audioSecPerSec / t.trainAudioSecPerSec, 3), t.encodeRTF, t.decodeRTF]),
+      ),
+    );
+  }
+  if (torchNote) out.push(torchNote);
   const json = {
     config: configName,
     parameters,
@@ -498,6 +561,7 @@ async function main(): Promise<void> {
     shortFilePeakRssMB: short?.peakRssMB ?? null,
     longToShortRssRatio: long && short ? round(long.peakRssMB / short.peakRssMB, 3) : null,
     parallel: parallelNote ?? null,
+    torch: torch.length > 0 ? torch : (torchNote ?? null),
     training,
     node: process.version,
     cpus: os.cpus().length,
