@@ -2,6 +2,8 @@
 # Builds the speech fixtures used by the audio tests:
 #   test/fixtures/speech.wav  16 kHz mono 16-bit PCM, ~3.6 s of real speech
 #   test/fixtures/speech.ogg  the same clip as Ogg Vorbis (for the non-WAV decode path)
+#   test/fixtures/speech.flac the same clip as FLAC, at 22.05 kHz stereo (resampling + downmix path)
+#   test/fixtures/speech.mp3  the same clip as MP3, 32 kbps (ffmpeg's libmp3lame)
 #
 # Provenance: Debian package `fillets-ng-data-cs` (Fish Fillets - Next Generation,
 # Czech speech data), file
@@ -23,6 +25,7 @@ OUT=test/fixtures
 need_install=()
 [ -f "$SRC" ] || need_install+=(fillets-ng-data-cs)
 command -v sox >/dev/null || need_install+=(sox libsox-fmt-base)
+command -v ffmpeg >/dev/null || need_install+=(ffmpeg)
 if [ ${#need_install[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   # Package lists may be missing on a fresh machine.
@@ -37,6 +40,9 @@ sox -D "$SRC" -r 16000 -c 1 -b 16 -e signed-integer "$OUT/speech.wav" \
 # Quality 2 Vorbis keeps the file small (~30 KB) while staying clearly speech.
 sox "$OUT/speech.wav" -C 2 "$OUT/speech.ogg"
 
-for f in "$OUT/speech.wav" "$OUT/speech.ogg"; do
+sox -D "$OUT/speech.wav" -r 22050 -c 2 "$OUT/speech.flac"
+ffmpeg -loglevel error -y -i "$OUT/speech.wav" -codec:a libmp3lame -b:a 32k "$OUT/speech.mp3"
+
+for f in "$OUT/speech.wav" "$OUT/speech.ogg" "$OUT/speech.flac" "$OUT/speech.mp3"; do
   echo "$f: $(soxi -D "$f") s, $(soxi -r "$f") Hz, $(stat -c %s "$f") bytes"
 done

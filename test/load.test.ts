@@ -95,6 +95,18 @@ test('loadAudio reads the fixture OGG through decodeAudioData', async () => {
   assert.ok(ratio > 0.9 && ratio < 1.1, `ogg/wav rms ratio ${ratio}`);
 });
 
+test('FLAC (22.05 kHz stereo) and MP3 load as 16 kHz mono of about the WAV’s length and level', async () => {
+  const wav = await loadAudio(path.join(FIXTURES, 'speech.wav'), 16000);
+  for (const name of ['speech.flac', 'speech.mp3']) {
+    const audio = await loadAudio(path.join(FIXTURES, name), 16000);
+    assert.equal(audio.sampleRate, 16000);
+    // MP3 adds encoder delay and pads to whole 576-sample granules: 1508 samples here.
+    assert.ok(Math.abs(audio.samples.length - SPEECH_LENGTH) <= 2000, `${name} length ${audio.samples.length}`);
+    const ratio = rms(audio.samples) / rms(wav.samples);
+    assert.ok(ratio > 0.85 && ratio < 1.15, `${name}/wav rms ratio ${ratio}`);
+  }
+});
+
 test('compressed audio is decoded at its own rate, then resampled band-limited', async () => {
   const bytes = await fs.readFile(SPEECH_OGG);
   const decoded = await decodeAudioBytes(bytes, 'speech.ogg');
