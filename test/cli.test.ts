@@ -25,14 +25,8 @@ const SPEECH_OGG = path.join(FIXTURES, 'speech.ogg');
 const SPEECH_SAMPLES = 57820;
 const SPEECH_FRAMES = Math.ceil(SPEECH_SAMPLES / 320);
 
-const CONFIG: CodecConfig = makeConfig({
-  channels: 4,
-  maxChannels: 16,
-  strides: [2, 4, 5, 8],
-  dilations: [1, 3],
-  kernelSize: 3,
-  quantizer: { codebookSize: 16, dim: 8, numCodebooks: 3 },
-});
+/** The tiny preset: hop 2·4·5·8 = 320 samples (50 frames/s at 16 kHz), 3 codebooks of 16 entries. */
+const CONFIG: CodecConfig = makeConfig(PRESETS.tiny);
 
 let root: string;
 /** Inputs made once: models, bad files, a good token file. */

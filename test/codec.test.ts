@@ -13,20 +13,14 @@ import { initBackend } from '../src/backend.js';
 import { loadAudio } from '../src/audio/load.js';
 import { Codec } from '../src/codec.js';
 import { VqcodecError } from '../src/errors.js';
-import { contextFrames, makeConfig, type CodecConfig } from '../src/model/config.js';
+import { contextFrames, makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
 import { FIXTURES } from '../src/paths.js';
 
 
 
 /** hop 2·4·5·8 = 320 samples (50 frames/s at 16 kHz), 3 codebooks of 16 entries. */
-const CONFIG: CodecConfig = makeConfig({
-  channels: 4,
-  maxChannels: 16,
-  strides: [2, 4, 5, 8],
-  dilations: [1, 3],
-  kernelSize: 3,
-  quantizer: { codebookSize: 16, dim: 8, numCodebooks: 3 },
-});
+/** The tiny preset: hop 2·4·5·8 = 320 samples (50 frames/s at 16 kHz), 3 codebooks of 16 entries. */
+const CONFIG: CodecConfig = makeConfig(PRESETS.tiny);
 const HOP = 320;
 
 let speech: Float32Array;

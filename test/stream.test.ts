@@ -17,7 +17,7 @@ import { decodeWav, encodeWav } from '../src/audio/wav.js';
 import { WavFileWriter, WavReader, openWavStream } from '../src/audio/wavStream.js';
 import { Codec } from '../src/codec.js';
 import { VqcodecError } from '../src/errors.js';
-import { makeConfig } from '../src/model/config.js';
+import { makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
 import { decodeToWavFile, encodeWavFile } from '../src/streamFiles.js';
 import { encodeTokenFile, readTokenFile } from '../src/tokens/tokenFile.js';
 import { TokenFileReader, TokenFileWriter } from '../src/tokens/tokenStream.js';
@@ -26,14 +26,8 @@ import { FIXTURES } from '../src/paths.js';
 
 
 const SPEECH_WAV = path.join(FIXTURES, 'speech.wav');
-const CONFIG = makeConfig({
-  channels: 4,
-  maxChannels: 16,
-  strides: [2, 4, 5, 8],
-  dilations: [1, 3],
-  kernelSize: 3,
-  quantizer: { codebookSize: 16, dim: 8, numCodebooks: 2 },
-});
+/** The tiny preset: hop 2·4·5·8 = 320 samples (50 frames/s at 16 kHz), 3 codebooks of 16 entries. */
+const CONFIG: CodecConfig = makeConfig(PRESETS.tiny);
 
 let codec: Codec;
 let speech: Float32Array;
@@ -234,7 +228,7 @@ test('Codec.encodeStream gives the codes of Codec.encode, whatever the block and
     const y = x.subarray(0, length);
     assert.deepEqual(concatI32(await collect(codec.encodeStream([y], { chunkFrames: 3 }))), codec.encode(y).codes, `${length} samples`);
   }
-  assert.throws(() => codec.encodeStream([x], { numCodebooks: 3 }), isVqcodecError(/codebooks/));
+  assert.throws(() => codec.encodeStream([x], { numCodebooks: 4 }), isVqcodecError(/codebooks/));
   assert.throws(() => codec.encodeStream([x], { chunkFrames: 0 }), isVqcodecError(/chunk/));
 });
 
@@ -253,7 +247,7 @@ test('Codec.decodeStream gives the samples of Codec.decode', async () => {
     assert.deepEqual(concatF32(blocks), expected, `chunks of ${chunkFrames}, ${numCodebooks ?? 'all'} codebooks`);
   }
   // A code stream shorter than its header is an error.
-  await assert.rejects(collect(codec.decodeStream(tokens, [tokens.codes.subarray(0, 10 * 2)])), isVqcodecError(/ended after 10 of/));
+  await assert.rejects(collect(codec.decodeStream(tokens, [tokens.codes.subarray(0, 10 * tokens.numCodebooks)])), isVqcodecError(/ended after 10 of/));
 });
 
 test('the token file writer and reader are byte-identical to encodeTokenFile and readTokenFile', async () => {

@@ -12,21 +12,15 @@ import { Codec } from '../src/codec.js';
 import { VqcodecError } from '../src/errors.js';
 import { plotTrainingLog } from '../src/eval/plot.js';
 import { readBundle } from '../src/io/bundle.js';
-import { hopLength, makeConfig, type CodecConfig } from '../src/model/config.js';
+import { hopLength, makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
 import type { NamedArrays } from '../src/model/params.js';
 import { DEFAULT_TRAIN_OPTIONS, readLog, train, type LogEntry, type StepLog, type TrainOptions } from '../src/train/trainer.js';
 import { FIXTURES } from '../src/paths.js';
 
 
 
-const CONFIG: CodecConfig = makeConfig({
-  channels: 4,
-  maxChannels: 16,
-  strides: [2, 4, 5, 8],
-  dilations: [1, 3],
-  kernelSize: 3,
-  quantizer: { codebookSize: 16, dim: 8, numCodebooks: 3 },
-});
+/** The tiny preset: hop 2·4·5·8 = 320 samples (50 frames/s at 16 kHz), 3 codebooks of 16 entries. */
+const CONFIG: CodecConfig = makeConfig(PRESETS.tiny);
 const NUM_CODEBOOKS = 3;
 const STFT_WINDOWS = [64, 128, 256];
 const CROP_SECONDS = 0.2;

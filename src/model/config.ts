@@ -157,5 +157,5 @@ export const PRESETS: Record<string, DeepPartial<CodecConfig>> = {
   default: {},
   // A quarter of the default's convolution work, the same codes and bitrates.
   small: { channels: 8, maxChannels: 128 },
-  tiny: { channels: 4, maxChannels: 32, dilations: [1, 3], kernelSize: 5, quantizer: { codebookSize: 64, dim: 16, numCodebooks: 4 } },
+  tiny: { channels: 4, maxChannels: 16, dilations: [1, 3], kernelSize: 3, quantizer: { codebookSize: 16, dim: 8, numCodebooks: 3 } },
 };
