@@ -14,7 +14,7 @@ import { plotTrainingLog } from '../src/eval/plot.js';
 import { readBundle } from '../src/io/bundle.js';
 import { hopLength, makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
 import type { NamedArrays } from '../src/model/params.js';
-import { DEFAULT_TRAIN_OPTIONS, readLog, train, type LogEntry, type StepLog, type TrainOptions } from '../src/train/trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, learningRateAt, LR_FLOOR, readLog, train, type LogEntry, type StepLog, type TrainOptions } from '../src/train/trainer.js';
 import { FIXTURES } from '../src/paths.js';
 
 
@@ -235,6 +235,8 @@ test('impossible training options throw VqcodecError', async () => {
     { checkpointEvery: -2 },
     { stftWindows: [64, 90] },
     { stftWindows: [0] },
+    { steps: 10, lrDecayFrom: 10 },
+    { steps: 10, lrDecayFrom: -1 },
   ] as Partial<TrainOptions>[]) {
     await assert.rejects(train(CONFIG, options(out, bad), false), isVqcodecError(/invalid training option/), JSON.stringify(bad));
   }
@@ -261,4 +263,28 @@ test('a resume keeps the run’s saved options, except those passed as changed',
   assert.equal((await saved()).learningRate, 5e-4);
   assert.equal((await saved()).lossWeights.waveform, 3);
   await assert.rejects(train(CONFIG, options(run, { steps: 5 }), true, {}, { batchSize: 0 }), VqcodecError);
+});
+
+test('the learning rate is constant until lrDecayFrom, then falls monotonically to LR_FLOOR × peak at the last step', () => {
+  const o = { learningRate: 1e-3, lrDecayFrom: 100, steps: 200 };
+  assert.equal(learningRateAt(1, { ...o, lrDecayFrom: undefined }), 1e-3);
+  assert.equal(learningRateAt(200, { ...o, lrDecayFrom: undefined }), 1e-3);
+  assert.equal(learningRateAt(100, o), 1e-3);
+  let previous = 1e-3;
+  for (let step = 101; step <= 200; step++) {
+    const lr = learningRateAt(step, o);
+    assert.ok(lr < previous, `step ${step}: ${lr} ≥ ${previous}`);
+    previous = lr;
+  }
+  assert.ok(Math.abs(learningRateAt(200, o) - LR_FLOOR * 1e-3) < 1e-12);
+  assert.ok(Math.abs(learningRateAt(150, o) - ((1 + LR_FLOOR) / 2) * 1e-3) < 1e-12, 'half way down at the midpoint');
+});
+
+test('an annealed run logs the falling learning rate', async () => {
+  const run = path.join(root, 'runAnneal');
+  (await train(CONFIG, options(run, { steps: 4, logEvery: 1, lrDecayFrom: 2, learningRate: 1e-3 }), false)).dispose();
+  const rates = (await readLog(run)).filter((e): e is StepLog => e.type === 'train').map((e) => e.learningRate);
+  assert.deepEqual(rates.slice(0, 2), [1e-3, 1e-3]);
+  assert.ok(rates[2] < 1e-3 && rates[3] < rates[2]);
+  assert.ok(Math.abs(rates[3] - LR_FLOOR * 1e-3) < 1e-12);
 });

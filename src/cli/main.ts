@@ -64,6 +64,7 @@ function program(): Command {
     .option('--batch <n>', 'crops per batch')
     .option('--crop <seconds>', 'crop length in seconds')
     .option('--lr <rate>', 'Adam learning rate')
+    .option('--lr-decay-from <step>', 'anneal the learning rate (half cosine, to 5%) from this step to the last')
     .option('--stft <windows>', 'STFT loss window sizes, e.g. 512,1024,2048')
     .option('--waveform-weight <w>', 'weight of the waveform L1 loss (STFT and VQ terms weigh 1)')
     .option('--log-every <n>', 'steps between log lines')

@@ -17,6 +17,7 @@ export interface TrainCommandOptions extends GlobalOptions {
   batch?: string;
   crop?: string;
   lr?: string;
+  lrDecayFrom?: string;
   stft?: string;
   logEvery?: string;
   validateEvery?: string;
@@ -57,6 +58,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     batchSize: intOption('--batch', options.batch) ?? d.batchSize,
     cropSeconds: numberOption('--crop', options.crop) ?? d.cropSeconds,
     learningRate: numberOption('--lr', options.lr) ?? d.learningRate,
+    lrDecayFrom: intOption('--lr-decay-from', options.lrDecayFrom),
     stftWindows: intListOption('--stft', options.stft) ?? d.stftWindows,
     logEvery: intOption('--log-every', options.logEvery) ?? d.logEvery,
     validateEvery: intOption('--validate-every', options.validateEvery) ?? d.validateEvery,
@@ -68,7 +70,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
   // On --resume, only what was given explicitly replaces the run's saved options.
   const changed: Partial<TrainOptions> = {};
   const given: [keyof TrainCommandOptions, keyof TrainOptions][] = [
-    ['batch', 'batchSize'], ['crop', 'cropSeconds'], ['lr', 'learningRate'], ['stft', 'stftWindows'], ['logEvery', 'logEvery'],
+    ['batch', 'batchSize'], ['crop', 'cropSeconds'], ['lr', 'learningRate'], ['lrDecayFrom', 'lrDecayFrom'], ['stft', 'stftWindows'], ['logEvery', 'logEvery'],
     ['validateEvery', 'validateEvery'], ['checkpointEvery', 'checkpointEvery'], ['waveformWeight', 'lossWeights'],
   ];
   for (const [flag, key] of given) if (options[flag] !== undefined) Object.assign(changed, { [key]: trainOptions[key] });

@@ -31,6 +31,11 @@ export interface TrainOptions {
   batchSize: number;
   cropSeconds: number;
   learningRate: number;
+  /**
+   * Step after which the learning rate falls along a half cosine to LR_FLOOR × learningRate at
+   * the last step (unset: constant). Annealing at the end of a run is a cheap quality gain.
+   */
+  lrDecayFrom?: number;
   /** Global gradient-norm clip (0 = off). */
   clipNorm: number;
   lossWeights: LossWeights;
@@ -75,6 +80,7 @@ export interface StepLog {
   codebook: number;
   commitment: number;
   gradNorm: number;
+  learningRate: number;
   audioSecondsPerSecond: number;
   perplexity: number[];
   deadCodes: number[];
@@ -109,8 +115,21 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (!positiveInt(o.workers) || o.workers > o.batchSize) fail(`workers must be an integer from 1 to the batch size (got ${o.workers})`);
   if (!(o.cropSeconds > 0)) fail(`crop length must be > 0 s (got ${o.cropSeconds})`);
   if (!(o.learningRate > 0 && o.learningRate < 1)) fail(`learning rate must be in (0, 1) (got ${o.learningRate})`);
+  if (o.lrDecayFrom !== undefined && !(Number.isInteger(o.lrDecayFrom) && o.lrDecayFrom >= 0 && o.lrDecayFrom < o.steps)) {
+    fail(`the learning-rate decay must start at a step from 0 to steps − 1 (got ${o.lrDecayFrom} with ${o.steps} steps)`);
+  }
   for (const key of ['logEvery', 'validateEvery', 'checkpointEvery'] as const) if (!positiveInt(o[key])) fail(`${key} must be a positive integer (got ${o[key]})`);
   if (!o.stftWindows.every((w) => positiveInt(w) && w % 4 === 0)) fail(`STFT windows must be positive multiples of 4 (got ${o.stftWindows})`);
+}
+
+/** Where an annealed learning rate ends, as a fraction of the peak. */
+export const LR_FLOOR = 0.05;
+
+/** The learning rate used at `step` (1-based): constant, then a half cosine down to LR_FLOOR × peak from lrDecayFrom to steps. */
+export function learningRateAt(step: number, o: Pick<TrainOptions, 'learningRate' | 'lrDecayFrom' | 'steps'>): number {
+  if (o.lrDecayFrom === undefined || step <= o.lrDecayFrom) return o.learningRate;
+  const progress = Math.min(1, (step - o.lrDecayFrom) / (o.steps - o.lrDecayFrom));
+  return o.learningRate * (LR_FLOOR + ((1 - LR_FLOOR) * (1 + Math.cos(Math.PI * progress))) / 2);
 }
 
 const CHECKPOINT = 'checkpoint.bin';
@@ -180,6 +199,7 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
   try {
     for (let step = startStep + 1; step <= opts.steps; step++) {
       const samples = sampler.sample(opts.batchSize, cropLength, random);
+      adam.options.learningRate = learningRateAt(step, opts);
       // Quantizer dropout (SoundStream): some batches train the first n codebooks only, so every prefix decodes well.
       const numActive = random.next() < dropout ? 1 + random.int(numCodebooks) : numCodebooks;
       let stats: StepStats;
@@ -211,6 +231,7 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
           codebook: mean('codebook'),
           commitment: mean('commitment'),
           gradNorm: mean('gradNorm'),
+          learningRate: adam.options.learningRate,
           audioSecondsPerSecond,
           perplexity: health.map((h) => h.perplexity),
           deadCodes: health.map((h) => h.deadCodes),
