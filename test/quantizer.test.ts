@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { makeConfig, type QuantizerConfig } from '../src/model/config.js';
 import { ParamStore } from '../src/model/params.js';
-import { nearestCodes, ResidualVectorQuantizer } from '../src/model/quantizer.js';
+import { nearestByAngle, nearestCodes, ResidualVectorQuantizer } from '../src/model/quantizer.js';
 import { Random } from '../src/train/random.js';
 
 before(async () => {
@@ -468,4 +468,84 @@ test('wasm: quantize, EMA update and dead-code restart run and agree with cpu', 
   } finally {
     await initBackend('cpu');
   }
+});
+
+test('nearestByAngle picks the entry of largest cosine similarity (brute force in float64), whatever the entry lengths', () => {
+  const rng = new Random(31);
+  const N = 60;
+  const K = 12;
+  const D = 5;
+  const z = gaussian(N * D, rng);
+  // Entries of very different lengths: L2 and angle disagree, the lookup must follow the angle.
+  const book = gaussian(K * D, rng).map((v, i) => v * (1 + 4 * (Math.floor(i / D) % 3)));
+  const got = nearestByAngle(tf.tensor2d(z, [N, D]), tf.tensor2d(book, [K, D])).dataSync();
+  let disagreesWithL2 = 0;
+  for (let n = 0; n < N; n++) {
+    let best = -1;
+    let bestCos = -Infinity;
+    let nearestL2 = -1;
+    let bestDist = Infinity;
+    for (let k = 0; k < K; k++) {
+      let dot = 0;
+      let norm = 0;
+      for (let d = 0; d < D; d++) {
+        dot += z[n * D + d] * book[k * D + d];
+        norm += book[k * D + d] ** 2;
+      }
+      const cos = dot / Math.sqrt(norm);
+      if (cos > bestCos) [bestCos, best] = [cos, k];
+      const dist = sqDist(z, n, book, k, D);
+      if (dist < bestDist) [bestDist, nearestL2] = [dist, k];
+    }
+    assert.equal(got[n], best, `row ${n}`);
+    if (best !== nearestL2) disagreesWithL2++;
+  }
+  assert.ok(disagreesWithL2 > 0, 'the test data must tell angle from distance apart');
+});
+
+test('factorized codes: codes are the angle-nearest entries of the projected residual; decode(encode(z)) = quantize(z).quantized', () => {
+  const N = 200;
+  const D = 6;
+  const rng = new Random(41);
+  const { q, params } = makeQuantizer({ codebookSize: 16, dim: D, lookupDim: 2, numCodebooks: 3, ema: false, kmeansInit: true });
+  const z = tf.tensor2d(gaussian(N * D, rng), [N, D]);
+  q.initFromData(z, rng.next);
+  assert.deepEqual(q.codebooks[0].shape, [16, 2]);
+  for (let n = 1; n <= 3; n++) {
+    const res = q.quantize(z, n);
+    const codes = q.encode(z, n);
+    assert.deepEqual(Array.from(codes.dataSync()), Array.from(res.codes.dataSync()), `encode = quantize codes (n = ${n})`);
+    close(q.decode(codes).dataSync(), res.quantized.dataSync(), 1e-4, `decode(encode(z)) (n = ${n})`);
+    // The first codebook's choice, by hand: project with the stored weights, pick the largest cosine.
+    const projected = tf.tidy(() => tf.add(tf.matMul(z, params.get('quantizer.project0.in.w') as tf.Tensor2D), params.get('quantizer.project0.in.b')));
+    const expected = nearestByAngle(projected as tf.Tensor2D, q.codebooks[0] as tf.Tensor2D).dataSync();
+    assert.deepEqual(Array.from(res.codes.dataSync()).filter((_, i) => i % n === 0), Array.from(expected));
+    tf.dispose([res.quantized, res.codes, res.codebookLoss, res.commitmentLoss, ...res.residuals, codes, projected]);
+  }
+  // k-means in the lookup space uses the codebook: most of the 16 codes are chosen.
+  const used = new Set(q.encode(z, 1).dataSync());
+  assert.ok(used.size >= 10, `${used.size} codes used of 16`);
+  z.dispose();
+});
+
+test('factorized codes: the decoder gradient reaches z and both projections; the codebook learns from the codebook loss', () => {
+  const N = 50;
+  const D = 4;
+  const rng = new Random(43);
+  const { q, params } = makeQuantizer({ codebookSize: 8, dim: D, lookupDim: 2, numCodebooks: 2, ema: false, kmeansInit: false });
+  const z = tf.tensor2d(gaussian(N * D, rng), [N, D]);
+  const G = tf.tensor2d(gaussian(N * D, rng), [N, D]);
+  const names = ['quantizer.project0.in.w', 'quantizer.project0.out.w', 'quantizer.project1.in.w', 'quantizer.project1.out.b', 'quantizer.codebook0'];
+  const vars = names.map((n) => params.get(n));
+  // variableGrads keys by the variables' unique names and leaves out those off the gradient's path (zero).
+  const size = (g: tf.Tensor | undefined) => (g ? tf.norm(g).dataSync()[0] : 0);
+  const grad = (grads: tf.NamedTensorMap, name: string) => grads[params.get(name).name] as tf.Tensor | undefined;
+  const decoderOnly = tf.variableGrads(() => tf.sum(tf.mul(q.quantize(z, 2).quantized, G)) as tf.Scalar, vars);
+  for (const n of names.slice(0, 4)) assert.ok(size(grad(decoderOnly.grads, n)) > 0, `${n} gets the decoder's gradient`);
+  assert.equal(size(grad(decoderOnly.grads, 'quantizer.codebook0')), 0, 'the straight-through estimator keeps the decoder away from the codebook');
+  const vqOnly = tf.variableGrads(() => q.quantize(z, 2).codebookLoss, vars);
+  assert.ok(size(grad(vqOnly.grads, 'quantizer.codebook0')) > 0, 'the codebook loss moves the codebook');
+  const dz = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(q.quantize(x as tf.Tensor2D, 2).quantized, G)))(z);
+  assert.ok(tf.norm(dz).dataSync()[0] > 0);
+  tf.dispose([z, G, dz, decoderOnly.value, vqOnly.value, ...Object.values(decoderOnly.grads).filter((g) => g), ...Object.values(vqOnly.grads).filter((g) => g)]);
 });

@@ -10,6 +10,11 @@ export interface QuantizerConfig {
   codebookSize: number;
   /** Codebook entry width (D): the encoder's latent width. */
   dim: number;
+  /**
+   * Factorized codes (DAC): when set, each codebook holds lookupDim-dim entries and looks up a
+   * learned projection of the residual by cosine similarity; needs ema: false.
+   */
+  lookupDim?: number;
   /** Residual VQ depth: each codebook quantizes what the previous ones left. */
   numCodebooks: number;
   /** Commitment weight β in β·||z_e − sg[e]||². */
@@ -121,6 +126,10 @@ export function validateConfig(c: CodecConfig): void {
   if (q === undefined || typeof q !== 'object') fail('quantizer settings are missing');
   if (!isPositiveInt(q.codebookSize) || q.codebookSize < 2 || q.codebookSize > 65536) fail(`codebookSize must be an integer in 2..65536 (got ${q.codebookSize})`);
   if (!isPositiveInt(q.dim)) fail(`quantizer dim must be a positive integer (got ${q.dim})`);
+  if (q.lookupDim !== undefined) {
+    if (!isPositiveInt(q.lookupDim) || q.lookupDim > q.dim) fail(`lookupDim must be an integer from 1 to dim (got ${q.lookupDim})`);
+    if (q.ema) fail('factorized codes (lookupDim) learn by the codebook loss: set ema to false');
+  }
   if (!isPositiveInt(q.numCodebooks) || q.numCodebooks > 255) fail(`numCodebooks must be an integer in 1..255 (got ${q.numCodebooks})`);
   if (!(q.commitmentWeight >= 0)) fail(`commitmentWeight must be ≥ 0 (got ${q.commitmentWeight})`);
   if (!(q.emaDecay > 0 && q.emaDecay < 1)) fail(`emaDecay must be in (0, 1) (got ${q.emaDecay})`);

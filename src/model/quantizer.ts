@@ -10,6 +10,10 @@
  * k-means initialisation on the first batch, and dead-code restart from recent
  * encoder outputs, which also resets the revived code's EMA statistics (otherwise the
  * next EMA update recomputes the old mean and undoes the revival).
+ *
+ * With `lookupDim` set, codes are factorized as in DAC (Kumar et al., 2023): each codebook
+ * looks up a learned low-dim projection of the residual by cosine similarity and projects
+ * its entry back up. A low-dim, angle-only lookup spreads assignments over many more codes.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { QuantizerConfig } from './config.js';
@@ -31,6 +35,39 @@ export function nearestCodes(z: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tensor1D
   });
 }
 
+/** Index of the codebook row at the smallest angle to each row of z (cosine similarity; |z| does not change the argmax). */
+export function nearestByAngle(z: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const unit = tf.div(codebook, tf.add(tf.norm(codebook, 'euclidean', 1, true), 1e-12));
+    return tf.argMax(tf.matMul(z, tf.transpose(unit)), 1) as tf.Tensor1D;
+  });
+}
+
+type Nearest = (z: tf.Tensor2D, codebook: tf.Tensor2D) => tf.Tensor1D;
+
+/** A learned linear map in and out of a codebook's lookup space (factorized codes). */
+class Projection {
+  private readonly inW: tf.Variable;
+  private readonly inB: tf.Variable;
+  private readonly outW: tf.Variable;
+  private readonly outB: tf.Variable;
+
+  constructor(params: ParamStore, q: number, dim: number, lookupDim: number) {
+    this.inW = params.uniform(`quantizer.project${q}.in.w`, [dim, lookupDim], dim);
+    this.inB = params.fill(`quantizer.project${q}.in.b`, [lookupDim], 0);
+    this.outW = params.uniform(`quantizer.project${q}.out.w`, [lookupDim, dim], lookupDim);
+    this.outB = params.fill(`quantizer.project${q}.out.b`, [dim], 0);
+  }
+
+  down(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.add(tf.matMul(x, this.inW as tf.Tensor2D), this.inB);
+  }
+
+  up(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.add(tf.matMul(x, this.outW as tf.Tensor2D), this.outB);
+  }
+}
+
 /**
  * Nearest-entry lookup as one op: the value is codebook[argmin], the gradient goes
  * only to the codebook rows that were chosen (onehotᵀ · dy). Doing the argmin inside
@@ -38,10 +75,10 @@ export function nearestCodes(z: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tensor1D
  * through them) and avoids UnsortedSegmentSum, which wasm lacks. `indices` is kept:
  * the caller disposes it.
  */
-function lookupNearest(r: tf.Tensor2D, book: tf.Tensor2D): { chosen: tf.Tensor2D; indices: tf.Tensor1D } {
+function lookupNearest(r: tf.Tensor2D, book: tf.Tensor2D, nearest: Nearest): { chosen: tf.Tensor2D; indices: tf.Tensor1D } {
   let indices: tf.Tensor1D | undefined;
   const op = tf.customGrad(((x: tf.Tensor, codebook: tf.Tensor, save: tf.GradSaveFunc) => {
-    indices = tf.keep(nearestCodes(x as tf.Tensor2D, codebook as tf.Tensor2D));
+    indices = tf.keep(nearest(x as tf.Tensor2D, codebook as tf.Tensor2D));
     save([indices]);
     return {
       value: tf.gather(codebook, indices),
@@ -75,7 +112,7 @@ export function mergeStatistics(parts: BatchStatistics[]): BatchStatistics {
 }
 
 export interface QuantizeResult {
-  /** Straight-through quantized vectors [N, D]: value Σ e_q, gradient to z_e. */
+  /** Quantized vectors [N, D]: value Σ e_q, gradient straight through to z_e (factorized: through the projections). */
   quantized: tf.Tensor2D;
   /** int32 [N, numActive]. */
   codes: tf.Tensor2D;
@@ -83,12 +120,15 @@ export interface QuantizeResult {
   codebookLoss: tf.Scalar;
   /** β Σ_q mean ||r_q − sg[e_q]||². */
   commitmentLoss: tf.Scalar;
-  /** The input r_q each codebook saw, gradient-free; the trainer keeps them for EMA and restarts. */
+  /** The input r_q each codebook saw (factorized: its projection), gradient-free; the trainer keeps them for EMA and restarts. */
   residuals: tf.Tensor2D[];
 }
 
 export class ResidualVectorQuantizer {
   readonly codebooks: tf.Variable[] = [];
+  /** One per codebook when codes are factorized (lookupDim set), else empty. */
+  private readonly projections: Projection[] = [];
+  private readonly nearest: Nearest;
   private readonly clusterSize: tf.Variable[] = [];
   private readonly embedSum: tf.Variable[] = [];
   /** 1 once the codebooks have been initialised from data (saved with the weights). */
@@ -97,8 +137,11 @@ export class ResidualVectorQuantizer {
   readonly usage: Float32Array[] = [];
 
   constructor(params: ParamStore, readonly config: QuantizerConfig) {
-    const { codebookSize: K, dim: D, numCodebooks } = config;
+    const { codebookSize: K, dim, lookupDim, numCodebooks } = config;
+    const D = lookupDim ?? dim;
+    this.nearest = lookupDim === undefined ? nearestCodes : nearestByAngle;
     for (let q = 0; q < numCodebooks; q++) {
+      if (lookupDim !== undefined) this.projections.push(new Projection(params, q, dim, lookupDim));
       const book = params.uniform(`quantizer.codebook${q}`, [K, D], D, 1, !config.ema);
       this.codebooks.push(book);
       // Every code starts as if it had one assignment, so an unused code's mean stays put while both
@@ -128,21 +171,30 @@ export class ResidualVectorQuantizer {
     const residuals: tf.Tensor2D[] = [];
     for (let q = 0; q < numActive; q++) {
       const book = this.codebooks[q] as tf.Tensor2D;
-      const held = stopGradient(residual);
+      const projection = this.projections[q] as Projection | undefined;
+      const input = projection ? projection.down(residual) : residual;
+      const held = stopGradient(input);
       residuals.push(held);
-      const { chosen, indices } = lookupNearest(held, book);
+      const { chosen, indices } = lookupNearest(held, book, this.nearest);
       codes.push(tf.clone(indices));
       indices.dispose();
       if (!this.config.ema) codebookLoss = tf.add(codebookLoss, tf.mean(tf.square(tf.sub(held, chosen))));
       const chosenHeld = stopGradient(chosen);
-      commitmentLoss = tf.add(commitmentLoss, tf.mean(tf.square(tf.sub(residual, chosenHeld))));
-      sum = tf.add(sum, chosen);
-      // The next codebook sees what this one left; its error does not flow back into this one's choice.
-      residual = tf.sub(residual, chosenHeld);
+      commitmentLoss = tf.add(commitmentLoss, tf.mean(tf.square(tf.sub(input, chosenHeld))));
+      if (projection) {
+        // Straight-through inside the lookup space; the projections learn from the decoder's gradient.
+        const out = projection.up(tf.add(input, stopGradient(tf.sub(chosen, input))));
+        sum = tf.add(sum, out);
+        residual = tf.sub(residual, out);
+      } else {
+        sum = tf.add(sum, chosen);
+        // The next codebook sees what this one left; its error does not flow back into this one's choice.
+        residual = tf.sub(residual, chosenHeld);
+      }
     }
     // Straight-through: the value is Σ e_q, the decoder's gradient is copied to z unchanged.
     // Codebooks learn only from the codebook loss (or from EMA updates).
-    const quantized = tf.add(z, stopGradient(tf.sub(sum, z))) as tf.Tensor2D;
+    const quantized = this.projections.length > 0 ? sum : (tf.add(z, stopGradient(tf.sub(sum, z))) as tf.Tensor2D);
     return {
       quantized,
       codes: tf.stack(codes, 1) as tf.Tensor2D,
@@ -152,15 +204,22 @@ export class ResidualVectorQuantizer {
     };
   }
 
+  /** Codebook q's entries for `indices`, in the latent space (projected up when factorized). */
+  private entries(q: number, indices: tf.Tensor1D): tf.Tensor2D {
+    const e = tf.gather(this.codebooks[q], indices) as tf.Tensor2D;
+    return this.projections.length > 0 ? this.projections[q].up(e) : e;
+  }
+
   /** Codes only (inference): int32 [N, numActive]. */
   encode(z: tf.Tensor2D, numActive = this.numCodebooks): tf.Tensor2D {
     return tf.tidy(() => {
       let residual = z;
       const codes: tf.Tensor1D[] = [];
       for (let q = 0; q < numActive; q++) {
-        const idx = nearestCodes(residual, this.codebooks[q] as tf.Tensor2D);
+        const input = this.projections.length > 0 ? this.projections[q].down(residual) : residual;
+        const idx = this.nearest(input, this.codebooks[q] as tf.Tensor2D);
         codes.push(idx);
-        residual = tf.sub(residual, tf.gather(this.codebooks[q], idx));
+        residual = tf.sub(residual, this.entries(q, idx));
       }
       return tf.stack(codes, 1) as tf.Tensor2D;
     });
@@ -172,8 +231,8 @@ export class ResidualVectorQuantizer {
       const numActive = codes.shape[1];
       let sum: tf.Tensor2D | undefined;
       for (let q = 0; q < numActive; q++) {
-        const idx = tf.reshape(tf.slice(codes, [0, q], [-1, 1]), [-1]);
-        const e = tf.gather(this.codebooks[q], idx) as tf.Tensor2D;
+        const idx = tf.reshape(tf.slice(codes, [0, q], [-1, 1]), [-1]) as tf.Tensor1D;
+        const e = this.entries(q, idx);
         sum = sum === undefined ? e : (tf.add(sum, e) as tf.Tensor2D);
       }
       return sum!;
@@ -189,18 +248,19 @@ export class ResidualVectorQuantizer {
     const { codebookSize: K, kmeansIterations } = this.config;
     let residual = tf.clone(z);
     for (let q = 0; q < this.numCodebooks; q++) {
+      // Factorized codes cluster the (unit-length) projections, by angle like the lookup.
+      const points = tf.tidy(() => (this.projections.length > 0 ? unitRows(this.projections[q].down(residual)) : tf.clone(residual)));
       const centroids = tf.tidy(() => {
-        const n = residual.shape[0];
+        const n = points.shape[0];
         const picks = tf.tensor1d(Array.from({ length: K }, () => Math.floor(random() * n)), 'int32');
-        const spread = tf.moments(residual).variance.sqrt().add(1e-6);
-        let c = tf.add(tf.gather(residual, picks), tf.mul(tf.randomNormal([K, residual.shape[1]], 0, 1, 'float32', Math.floor(random() * 1e9)), tf.mul(spread, 0.01))) as tf.Tensor2D;
-        for (let it = 0; it < kmeansIterations; it++) c = lloydStep(residual, c);
+        const spread = tf.moments(points).variance.sqrt().add(1e-6);
+        let c = tf.add(tf.gather(points, picks), tf.mul(tf.randomNormal([K, points.shape[1]], 0, 1, 'float32', Math.floor(random() * 1e9)), tf.mul(spread, 0.01))) as tf.Tensor2D;
+        for (let it = 0; it < kmeansIterations; it++) c = lloydStep(points, c, this.nearest);
         return c;
       });
       this.setCodebook(q, centroids);
-      const next = tf.tidy(() => tf.sub(residual, tf.gather(centroids, nearestCodes(residual, centroids))) as tf.Tensor2D);
-      residual.dispose();
-      centroids.dispose();
+      const next = tf.tidy(() => tf.sub(residual, this.entries(q, this.nearest(points, centroids))) as tf.Tensor2D);
+      tf.dispose([residual, points, centroids]);
       residual = next;
     }
     residual.dispose();
@@ -316,11 +376,15 @@ export class ResidualVectorQuantizer {
   }
 }
 
+function unitRows(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.div(x, tf.add(tf.norm(x, 'euclidean', 1, true), 1e-12));
+}
+
 /** One Lloyd step: each centroid moves to the mean of its assigned points; empty clusters stay. */
-function lloydStep(points: tf.Tensor2D, centroids: tf.Tensor2D): tf.Tensor2D {
+function lloydStep(points: tf.Tensor2D, centroids: tf.Tensor2D, nearest: Nearest): tf.Tensor2D {
   return tf.tidy(() => {
     const K = centroids.shape[0];
-    const onehot = tf.oneHot(nearestCodes(points, centroids), K).toFloat();
+    const onehot = tf.oneHot(nearest(points, centroids), K).toFloat();
     const counts = tf.sum(onehot, 0);
     const sums = tf.matMul(tf.transpose(onehot), points);
     const means = tf.div(sums, tf.expandDims(tf.maximum(counts, 1), 1));
