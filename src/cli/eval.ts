@@ -3,7 +3,8 @@ import path from 'node:path';
 import { loadAudio } from '../audio/load.js';
 import { writeWav } from '../audio/wav.js';
 import { VqcodecError } from '../errors.js';
-import { evaluateClip, summarize, UsageCounter, type ClipReport, type Summary, type UsageReport } from '../eval/evaluate.js';
+import { parseBaselines, requireTools } from '../eval/baselines.js';
+import { evaluateClip, evaluateReference, summarize, UsageCounter, type ClipReport, type Summary, type UsageReport } from '../eval/evaluate.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { AUDIO_EXTENSIONS, listAudio } from '../train/data.js';
 import { intListOption, intOption, loadCodec, type GlobalOptions } from './common.js';
@@ -15,14 +16,26 @@ export interface EvalOptions extends GlobalOptions {
   limit?: string;
   json?: boolean;
   out?: string;
+  baseline?: string;
 }
 
 export interface EvalResult {
+  codec: 'vqcodec';
   model: string;
   numCodebooks: number;
   files: ClipReport[];
   total: Summary;
   codebookUsage: UsageReport[];
+}
+
+/** The same clips through a reference codec (`--baseline`). */
+export interface BaselineResult {
+  /** e.g. `opus-6kbps`, `codec2-1200`. */
+  codec: string;
+  /** e.g. `opus 6 kbps`. */
+  title: string;
+  files: ClipReport[];
+  total: Summary;
 }
 
 async function expandInputs(inputs: string[], split: string, limit?: number): Promise<string[]> {
@@ -49,13 +62,16 @@ function evenlySpaced(files: string[], n: number): string[] {
   return Array.from({ length: n }, (_, i) => files[Math.floor((i * files.length) / n)]);
 }
 
-/** vqcodec eval FILES/FOLDERS [--codebooks 1,2,4,8] [--json] [--out DIR] */
+/** vqcodec eval FILES/FOLDERS [--codebooks 1,2,4,8] [--baseline opus:6,codec2:1200] [--json] [--out DIR] */
 export async function evalCommand(inputs: string[], options: EvalOptions): Promise<void> {
+  // Bad specs and missing programs are reported before any work is done.
+  const baselines = options.baseline === undefined ? [] : parseBaselines(options.baseline);
+  requireTools(baselines);
   const codec = await loadCodec({ ...options, quiet: options.quiet || options.json });
   const files = await expandInputs(inputs, options.split ?? 'test', intOption('--limit', options.limit));
   const counts = intListOption('--codebooks', options.codebooks) ?? [codec.numCodebooks];
   const results: EvalResult[] = [];
-  const bar = progressBar(files.length * counts.length, 'eval |{bar}| {value}/{total} files | {file}', { file: '' });
+  const bar = progressBar(files.length * (counts.length + baselines.length), 'eval |{bar}| {value}/{total} files | {file}', { file: '' });
   let done = 0;
   for (const n of counts) {
     const reports: ClipReport[] = [];
@@ -73,22 +89,47 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
       }
       done++;
     }
-    results.push({ model: codec.fingerprint, numCodebooks: n, files: reports, total: summarize(reports, codec.sampleRate), codebookUsage: usage.report() });
+    results.push({ codec: 'vqcodec', model: codec.fingerprint, numCodebooks: n, files: reports, total: summarize(reports, codec.sampleRate), codebookUsage: usage.report() });
+  }
+  const baselineResults: BaselineResult[] = [];
+  for (const reference of baselines) {
+    const reports: ClipReport[] = [];
+    for (const file of files) {
+      bar.update(done, { file: path.basename(file) });
+      const audio = await loadAudio(file, codec.sampleRate);
+      const result = await evaluateReference(reference, audio.samples, file, codec.sampleRate);
+      reports.push(result.report);
+      if (options.out) {
+        const stem = path.join(options.out, reference.name, path.basename(file, path.extname(file)));
+        await writeWav(`${stem}.wav`, { samples: result.decoded, sampleRate: codec.sampleRate });
+      }
+      done++;
+    }
+    baselineResults.push({ codec: reference.name, title: reference.title, files: reports, total: summarize(reports, codec.sampleRate) });
   }
   bar.stop();
   if (options.json) {
-    console.log(JSON.stringify(results, null, 2));
+    console.log(JSON.stringify([...results, ...baselineResults], null, 2));
     return;
   }
   for (const r of results) {
     console.log(`\n${r.numCodebooks} codebook(s), model ${r.model}`);
-    const row = (name: string, x: ClipReport | Summary, seconds: number) => [
-      name, fixed(seconds, 1), fixed(x.bitsPerSecond / 1000, 3), fixed(x.compressionRatio, 0), fixed(x.siSdr), fixed(x.stoi, 3), fixed(x.melDistance, 3),
-    ];
-    const rows = r.files.map((f) => row(path.basename(f.name), f, f.seconds));
-    rows.push(row('TOTAL', r.total, r.total.seconds));
-    console.log(table(['file', 'seconds', 'kbps', 'ratio', 'SI-SDR dB', 'STOI', 'mel dist'], rows));
+    console.log(reportTable(r.files, r.total));
     console.log(`codebook perplexity: ${r.codebookUsage.map((u) => `${u.perplexity.toFixed(1)} (${u.deadCodes} unused)`).join(', ')} of ${codec.codebookSize}`);
   }
+  for (const r of baselineResults) {
+    console.log(`\n${r.title}`);
+    console.log(reportTable(r.files, r.total));
+  }
   if (options.out && !options.quiet) note(`token files and decoded audio written under ${options.out}`);
+}
+
+/** One row per file and a TOTAL row. */
+function reportTable(files: ClipReport[], total: Summary): string {
+  const row = (name: string, x: ClipReport | Summary) => [
+    name, fixed(x.seconds, 1), fixed(x.bitsPerSecond / 1000, 3), fixed(x.compressionRatio, 0), fixed(x.siSdr), fixed(x.stoi, 3), fixed(x.melDistance, 3),
+  ];
+  const rows = files.map((f) => row(path.basename(f.name), f));
+  rows.push(row('TOTAL', total));
+  return table(['file', 'seconds', 'kbps', 'ratio', 'SI-SDR dB', 'STOI', 'mel dist'], rows);
 }

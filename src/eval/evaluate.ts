@@ -1,16 +1,22 @@
 /**
  * Encode → decode → compare: the figures `vqcodec eval` reports and training validates with.
- * Bits are counted from the token file bytes, header and checksum included.
+ * Bits are counted from the token file bytes, header and checksum included. Reference codecs
+ * (./baselines.ts) are measured by the same code, their bits counted from their whole files.
  */
 import type { Codec } from '../codec.js';
+import { check } from '../errors.js';
 import { encodeTokenFile, decodeTokenFile } from '../tokens/tokenFile.js';
 import type { Tokens } from '../types.js';
+import type { ReferenceCodec } from './baselines.js';
 import { usageFromCounts } from './codebookUsage.js';
 import { compressionRatio, logMelDistance, siSdr, stoi } from './metrics.js';
 
 export interface ClipReport {
   name: string;
+  /** The reference codec's name (e.g. `opus-6kbps`); absent for vqcodec itself. */
+  codec?: string;
   seconds: number;
+  /** Codebooks used; 0 for a reference codec. */
   numCodebooks: number;
   bytes: number;
   bitsPerSecond: number;
@@ -32,23 +38,57 @@ export function evaluateClip(codec: Codec, samples: Float32Array, name: string, 
   const tokenBytes = encodeTokenFile(codec.encode(samples, { numCodebooks }));
   const tokens = decodeTokenFile(tokenBytes, name);
   const decoded = codec.decode(tokens);
-  const seconds = samples.length / codec.sampleRate;
-  const bitsPerSecond = (tokenBytes.length * 8) / seconds;
   return {
-    report: {
-      name,
-      seconds,
-      numCodebooks,
-      bytes: tokenBytes.length,
-      bitsPerSecond,
-      compressionRatio: compressionRatio(bitsPerSecond, codec.sampleRate),
-      siSdr: siSdr(samples, decoded),
-      stoi: stoiOrNaN(samples, decoded, codec.sampleRate),
-      melDistance: logMelDistance(samples, decoded, codec.sampleRate),
-    },
+    report: measure(name, samples, decoded, tokenBytes.length, codec.sampleRate, numCodebooks),
     tokenBytes,
     tokens,
     decoded,
+  };
+}
+
+export interface ReferenceClipResult {
+  report: ClipReport;
+  decoded: Float32Array;
+}
+
+/**
+ * Codes one clip through a reference codec (Opus, Codec2: ./baselines.ts) and measures it
+ * exactly as `evaluateClip` measures vqcodec; its decoded signal comes back aligned to the input.
+ */
+export async function evaluateReference(
+  reference: ReferenceCodec,
+  samples: Float32Array,
+  name: string,
+  sampleRate: number,
+): Promise<ReferenceClipResult> {
+  const { bytes, decoded } = await reference.run(samples, sampleRate);
+  check(decoded.length === samples.length, `${reference.name} returned ${decoded.length} samples for ${samples.length}`);
+  return { report: measure(name, samples, decoded, bytes, sampleRate, 0, reference.name), decoded };
+}
+
+/** The figures of one clip, given its coded size in bytes: what every codec is measured by. */
+function measure(
+  name: string,
+  samples: Float32Array,
+  decoded: Float32Array,
+  bytes: number,
+  sampleRate: number,
+  numCodebooks: number,
+  codec?: string,
+): ClipReport {
+  const seconds = samples.length / sampleRate;
+  const bitsPerSecond = (bytes * 8) / seconds;
+  return {
+    name,
+    ...(codec === undefined ? {} : { codec }),
+    seconds,
+    numCodebooks,
+    bytes,
+    bitsPerSecond,
+    compressionRatio: compressionRatio(bitsPerSecond, sampleRate),
+    siSdr: siSdr(samples, decoded),
+    stoi: stoiOrNaN(samples, decoded, sampleRate),
+    melDistance: logMelDistance(samples, decoded, sampleRate),
   };
 }
 
