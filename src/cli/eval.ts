@@ -5,6 +5,7 @@ import { writeWav } from '../audio/wav.js';
 import { VqcodecError } from '../errors.js';
 import { parseBaselines, requireTools } from '../eval/baselines.js';
 import { evaluateClip, evaluateReference, summarize, UsageCounter, type ClipReport, type Summary, type UsageReport } from '../eval/evaluate.js';
+import { plotRateQuality } from '../eval/plot.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { AUDIO_EXTENSIONS, listAudio } from '../train/data.js';
 import { intListOption, intOption, loadCodec, type GlobalOptions } from './common.js';
@@ -17,7 +18,11 @@ export interface EvalOptions extends GlobalOptions {
   json?: boolean;
   out?: string;
   baseline?: string;
+  plot?: string;
 }
+
+/** Longer file lists print only their TOTAL rows (every file is in --json). */
+const MAX_FILE_ROWS = 20;
 
 export interface EvalResult {
   codec: 'vqcodec';
@@ -108,19 +113,38 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
     baselineResults.push({ codec: reference.name, title: reference.title, files: reports, total: summarize(reports, codec.sampleRate) });
   }
   bar.stop();
+  if (options.plot) {
+    const codecs = [
+      { name: `vqcodec ${codec.fingerprint.slice(0, 8)}`, points: results.map((r) => r.total) },
+      ...baselineResults.map((b) => ({ name: b.title, points: [b.total] })),
+    ];
+    await writeFileAtomic(options.plot, plotRateQuality(codecs, `rate–quality on ${files.length} file(s), ${fixed(results[0].total.seconds / 60, 1)} min`));
+  }
   if (options.json) {
     console.log(JSON.stringify([...results, ...baselineResults], null, 2));
     return;
   }
+  const perFile = files.length <= MAX_FILE_ROWS;
   for (const r of results) {
     console.log(`\n${r.numCodebooks} codebook(s), model ${r.model}`);
-    console.log(reportTable(r.files, r.total));
+    console.log(reportTable(perFile ? r.files : [], r.total));
     console.log(`codebook perplexity: ${r.codebookUsage.map((u) => `${u.perplexity.toFixed(1)} (${u.deadCodes} unused)`).join(', ')} of ${codec.codebookSize}`);
   }
   for (const r of baselineResults) {
     console.log(`\n${r.title}`);
-    console.log(reportTable(r.files, r.total));
+    console.log(reportTable(perFile ? r.files : [], r.total));
   }
+  if (results.length + baselineResults.length > 1) {
+    console.log(`\nrate–quality (${files.length} files, ${fixed(results[0].total.seconds / 60, 1)} min)`);
+    const row = (name: string, t: Summary, perplexity = '') => [name, fixed(t.bitsPerSecond / 1000, 3), fixed(t.siSdr), fixed(t.stoi, 3), fixed(t.melDistance, 3), perplexity];
+    const minPerplexity = (r: EvalResult) => fixed(Math.min(...r.codebookUsage.map((u) => u.perplexity)), 0);
+    console.log(table(['codec', 'kbps', 'SI-SDR dB', 'STOI', 'mel dist', 'min perplexity'], [
+      ...results.map((r) => row(`vqcodec ${r.numCodebooks} codebook(s)`, r.total, minPerplexity(r))),
+      ...baselineResults.map((b) => row(b.title, b.total)),
+    ]));
+  }
+  if (!perFile && !options.quiet) note(`per-file rows are left out for ${files.length} files: --json has them`);
+  if (options.plot && !options.quiet) note(`rate–quality plot written to ${options.plot}`);
   if (options.out && !options.quiet) note(`token files and decoded audio written under ${options.out}`);
 }
 

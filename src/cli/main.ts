@@ -53,6 +53,7 @@ function program(): Command {
     .option('--limit <n>', 'evaluate n files spread evenly over the list')
     .option('--json', 'print JSON instead of tables')
     .option('-o, --out <dir>', 'also write the token files and decoded audio here')
+    .option('--plot <file.svg>', 'also draw the rate–quality curves (STOI, SI-SDR, mel distance against kbps)')
     .option('--baseline <specs>', 'also measure reference codecs (Opus, Codec2: their programs must be installed), e.g. opus:6,codec2:1200,codec2:3200')
     .action((inputs, o) => evalCommand(inputs, { ...globals(), ...o }));
   p.command('train')

@@ -13,6 +13,10 @@ export interface Panel {
   title: string;
   series: Series[];
   logY?: boolean;
+  /** Names the x axis at its two ends (default 'step'). */
+  xLabel?: string;
+  /** Draw a dot at every point (for a few measured points rather than a curve). */
+  markers?: boolean;
 }
 
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
@@ -47,14 +51,16 @@ function renderPanel(panel: Panel, top: number): string {
     out.push(`<text x="${MARGIN.left - 4}" y="${y + 4}" text-anchor="end">${formatTick(panel.logY ? 10 ** v : v)}</text>`);
     out.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${y}" y2="${y}" stroke="#eee"/>`);
   }
-  out.push(`<text x="${MARGIN.left}" y="${top + PANEL_HEIGHT - 8}">step ${formatTick(x0)}</text>`);
-  out.push(`<text x="${MARGIN.left + plotW}" y="${top + PANEL_HEIGHT - 8}" text-anchor="end">step ${formatTick(x1)}</text>`);
+  const xLabel = escape(panel.xLabel ?? 'step');
+  out.push(`<text x="${MARGIN.left}" y="${top + PANEL_HEIGHT - 8}">${xLabel} ${formatTick(x0)}</text>`);
+  out.push(`<text x="${MARGIN.left + plotW}" y="${top + PANEL_HEIGHT - 8}" text-anchor="end">${xLabel} ${formatTick(x1)}</text>`);
   panel.series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length];
     const pts = s.points.filter(([, y]) => Number.isFinite(y) && (!panel.logY || y > 0));
     if (pts.length === 0) return;
     const d = pts.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
     out.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="1.5"/>`);
+    if (panel.markers) for (const [x, y] of pts) out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3.5" fill="${colour}"/>`);
     const ly = top + MARGIN.top + 12 + i * 14;
     out.push(`<line x1="${WIDTH - MARGIN.right + 10}" x2="${WIDTH - MARGIN.right + 28}" y1="${ly - 4}" y2="${ly - 4}" stroke="${colour}" stroke-width="2"/>`);
     out.push(`<text x="${WIDTH - MARGIN.right + 32}" y="${ly}">${escape(s.name)}</text>`);
@@ -93,4 +99,20 @@ export function plotTrainingLog(entries: LogEntry[], title: string): string {
     ],
     title,
   );
+}
+
+/** One codec's measured operating points: bitrate (bits/s) → quality, for the rate–quality plot. */
+export interface RatePoint {
+  bitsPerSecond: number;
+  stoi: number;
+  siSdr: number;
+  melDistance: number;
+}
+
+/** Rate–quality curves (STOI, SI-SDR, mel distance against kbps), one series per codec. */
+export function plotRateQuality(codecs: { name: string; points: RatePoint[] }[], title: string): string {
+  const series = (get: (p: RatePoint) => number): Series[] =>
+    codecs.map((c) => ({ name: c.name, points: [...c.points].sort((a, b) => a.bitsPerSecond - b.bitsPerSecond).map((p) => [p.bitsPerSecond / 1000, get(p)]) }));
+  const panel = (name: string, get: (p: RatePoint) => number): Panel => ({ title: name, series: series(get), xLabel: 'kbps', markers: true });
+  return renderPanels([panel('STOI (higher is better)', (p) => p.stoi), panel('SI-SDR dB (higher is better)', (p) => p.siSdr), panel('log-mel distance (lower is better)', (p) => p.melDistance)], title);
 }
