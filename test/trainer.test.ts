@@ -237,6 +237,7 @@ test('impossible training options throw VqcodecError', async () => {
     { stftWindows: [0] },
     { steps: 10, lrDecayFrom: 10 },
     { steps: 10, lrDecayFrom: -1 },
+    { lossWeights: { waveform: 1, stft: 1, vq: 1, mel: -1 } },
   ] as Partial<TrainOptions>[]) {
     await assert.rejects(train(CONFIG, options(out, bad), false), isVqcodecError(/invalid training option/), JSON.stringify(bad));
   }
@@ -262,7 +263,10 @@ test('a resume keeps the run’s saved options, except those passed as changed',
   (await train(CONFIG, options(run, { steps: 4 }), true, {}, { learningRate: 5e-4, lossWeights: { waveform: 3, stft: 1, vq: 1 } })).dispose();
   assert.equal((await saved()).learningRate, 5e-4);
   assert.equal((await saved()).lossWeights.waveform, 3);
-  await assert.rejects(train(CONFIG, options(run, { steps: 5 }), true, {}, { batchSize: 0 }), VqcodecError);
+  // Loss weights merge one by one: adding a mel term keeps the waveform weight of 3.
+  (await train(CONFIG, options(run, { steps: 5 }), true, {}, { lossWeights: { mel: 2 } as never })).dispose();
+  assert.deepEqual((await saved()).lossWeights, { waveform: 3, stft: 1, vq: 1, mel: 2 });
+  await assert.rejects(train(CONFIG, options(run, { steps: 6 }), true, {}, { batchSize: 0 }), VqcodecError);
 });
 
 test('the learning rate is constant until lrDecayFrom, then falls monotonically to LR_FLOOR × peak at the last step', () => {

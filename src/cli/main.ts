@@ -69,6 +69,7 @@ function program(): Command {
     .option('--lr-decay-from <step>', 'anneal the learning rate (half cosine, to 5%) from this step to the last')
     .option('--stft <windows>', 'STFT loss window sizes, e.g. 512,1024,2048')
     .option('--waveform-weight <w>', 'weight of the waveform L1 loss (STFT and VQ terms weigh 1)')
+    .option('--mel-weight <w>', 'weight of a log-mel L1 term inside the STFT loss (default 0: none)')
     .option('--log-every <n>', 'steps between log lines')
     .option('--validate-every <n>', 'steps between validations')
     .option('--checkpoint-every <n>', 'steps between checkpoints')

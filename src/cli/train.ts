@@ -25,6 +25,7 @@ export interface TrainCommandOptions extends GlobalOptions {
   seed?: string;
   workers?: string;
   waveformWeight?: string;
+  melWeight?: string;
   resume?: boolean;
   plot?: boolean;
 }
@@ -46,6 +47,15 @@ async function readConfig(options: TrainCommandOptions): Promise<CodecConfig> {
   return makeConfig(PRESETS[preset]);
 }
 
+function givenLossWeights(options: TrainCommandOptions): Partial<TrainOptions['lossWeights']> {
+  const weights: Partial<TrainOptions['lossWeights']> = {};
+  const waveform = numberOption('--waveform-weight', options.waveformWeight);
+  const mel = numberOption('--mel-weight', options.melWeight);
+  if (waveform !== undefined) weights.waveform = waveform;
+  if (mel !== undefined) weights.mel = mel;
+  return weights;
+}
+
 /** vqcodec train --data DIR --out RUN */
 export async function trainCommand(options: TrainCommandOptions): Promise<void> {
   const config = await readConfig(options);
@@ -65,15 +75,17 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     checkpointEvery: intOption('--checkpoint-every', options.checkpointEvery) ?? d.checkpointEvery,
     seed: intOption('--seed', options.seed) ?? d.seed,
     workers: intOption('--workers', options.workers) ?? d.workers,
-    lossWeights: { ...d.lossWeights, waveform: numberOption('--waveform-weight', options.waveformWeight) ?? d.lossWeights.waveform },
+    lossWeights: { ...d.lossWeights, ...givenLossWeights(options) },
   };
   // On --resume, only what was given explicitly replaces the run's saved options.
   const changed: Partial<TrainOptions> = {};
   const given: [keyof TrainCommandOptions, keyof TrainOptions][] = [
     ['batch', 'batchSize'], ['crop', 'cropSeconds'], ['lr', 'learningRate'], ['lrDecayFrom', 'lrDecayFrom'], ['stft', 'stftWindows'], ['logEvery', 'logEvery'],
-    ['validateEvery', 'validateEvery'], ['checkpointEvery', 'checkpointEvery'], ['waveformWeight', 'lossWeights'],
+    ['validateEvery', 'validateEvery'], ['checkpointEvery', 'checkpointEvery'],
   ];
   for (const [flag, key] of given) if (options[flag] !== undefined) Object.assign(changed, { [key]: trainOptions[key] });
+  // Loss weights merge one by one: --resume --mel-weight 1 keeps the run's waveform weight.
+  if (Object.keys(givenLossWeights(options)).length > 0) changed.lossWeights = givenLossWeights(options) as TrainOptions['lossWeights'];
   await startBackend(options);
   let bar = progressBar(1, '');
   const codec = await train(config, trainOptions, options.resume ?? false, {

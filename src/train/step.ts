@@ -12,6 +12,8 @@ import { multiResolutionStftLoss, waveformL1 } from './losses.js';
 export interface LossWeights {
   waveform: number;
   stft: number;
+  /** Log-mel L1 term inside the spectral loss (reported as part of 'stft'); absent or 0: none. */
+  mel?: number;
   /** Scales codebook + commitment losses. */
   vq: number;
 }
@@ -35,7 +37,7 @@ export interface StepStats {
 export function computeLosses(model: VqVae, batch: tf.Tensor2D, numActive: number, weights: LossWeights, stftWindows: number[]) {
   const out = model.forward(batch, numActive);
   const waveform = waveformL1(batch, out.reconstruction);
-  const stft = multiResolutionStftLoss(batch, out.reconstruction, stftWindows);
+  const stft = multiResolutionStftLoss(batch, out.reconstruction, stftWindows, { melWeight: weights.mel, sampleRate: model.config.sampleRate });
   const total = tf.addN([
     tf.mul(waveform, weights.waveform),
     tf.mul(stft, weights.stft),

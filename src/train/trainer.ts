@@ -118,6 +118,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.lrDecayFrom !== undefined && !(Number.isInteger(o.lrDecayFrom) && o.lrDecayFrom >= 0 && o.lrDecayFrom < o.steps)) {
     fail(`the learning-rate decay must start at a step from 0 to steps − 1 (got ${o.lrDecayFrom} with ${o.steps} steps)`);
   }
+  const w = o.lossWeights;
+  if (![w.waveform, w.stft, w.vq, w.mel ?? 0].every((v) => Number.isFinite(v) && v >= 0)) fail(`loss weights must be finite and ≥ 0 (got ${JSON.stringify(w)})`);
   for (const key of ['logEvery', 'validateEvery', 'checkpointEvery'] as const) if (!positiveInt(o[key])) fail(`${key} must be a positive integer (got ${o[key]})`);
   if (!o.stftWindows.every((w) => positiveInt(w) && w % 4 === 0)) fail(`STFT windows must be positive multiples of 4 (got ${o.stftWindows})`);
 }
@@ -290,7 +292,9 @@ async function loadCheckpoint(file: string, changed: Partial<TrainOptions> = {})
   const { meta, arrays } = await readBundle(file);
   if (meta.format !== 'vqcodec-checkpoint') throw new VqcodecError(`${file} is not a vqcodec training checkpoint`);
   const config = meta.config as CodecConfig;
-  const options = { ...DEFAULT_TRAIN_OPTIONS, ...(meta.options as TrainOptions), ...changed };
+  const saved = meta.options as TrainOptions;
+  // Loss weights merge key by key, so changing one keeps the others the run was using.
+  const options = { ...DEFAULT_TRAIN_OPTIONS, ...saved, ...changed, lossWeights: { ...DEFAULT_TRAIN_OPTIONS.lossWeights, ...saved.lossWeights, ...changed.lossWeights } };
   validateTrainOptions(options);
   validateConfig(config);
   const model = new VqVae(config, options.seed);
