@@ -56,6 +56,7 @@ const IMPOSSIBLE: [string, DeepPartial<CodecConfig>][] = [
   ['codebookSize 1', { quantizer: { codebookSize: 1 } }],
   ['lookupDim above dim', { quantizer: { dim: 8, lookupDim: 9, ema: false } }],
   ['lookupDim 0', { quantizer: { lookupDim: 0, ema: false } }],
+  ["restart 'random'", { quantizer: { restart: 'random' as never } }],
   ['lookupDim with EMA codebooks', { quantizer: { lookupDim: 8, ema: true } }],
   ['codebookSize 70000', { quantizer: { codebookSize: 70000 } }],
   ['emaDecay 1', { quantizer: { emaDecay: 1 } }],

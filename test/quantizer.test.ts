@@ -549,3 +549,41 @@ test('factorized codes: the decoder gradient reaches z and both projections; the
   assert.ok(tf.norm(dz).dataSync()[0] > 0);
   tf.dispose([z, G, dz, decoderOnly.value, vqOnly.value, ...Object.values(decoderOnly.grads).filter((g) => g), ...Object.values(vqOnly.grads).filter((g) => g)]);
 });
+
+test("restart 'split': a dead code becomes a copy of the busiest code moved toward its data; both share its statistics, and both keep data afterwards", () => {
+  const opts = { codebookSize: 3, dim: 2, numCodebooks: 1, ema: true, emaDecay: 0.9, deadCodeThreshold: 0.1, kmeansInit: false, restart: 'split' as const };
+  const { q, params } = makeQuantizer(opts);
+  setBook(params, 0, [[0, 0], [10, 10], [-50, -50]]);
+  // Two tight groups share code 1's cluster: a lone code sits between them.
+  const cluster = [[8, 10], [8, 10.2], [12, 10], [12, 9.8]];
+  for (let i = 0; i < 5; i++) {
+    const r = q.quantize(tf.tensor2d([[0, 0.1], ...cluster]));
+    q.update(r.residuals, r.codes, Math.random);
+  }
+  q.usage[0][2] = 0.01; // dead
+  const before = { ...stats(q, 0), usage: q.usage[0].slice(), book: q.codebooks[0].dataSync().slice() };
+  assert.ok(before.usage[1] > before.usage[0], 'code 1 is the busiest');
+  const recent = tf.tensor2d(cluster);
+  assert.equal(q.restartDeadCodes(0, recent, new Random(1).next), 1);
+  const book = q.codebooks[0].dataSync();
+  const after = stats(q, 0);
+  // The parent keeps its entry; the child sits a tenth of the way from it toward one of its members.
+  assert.deepEqual([book[2], book[3]], [before.book[2], before.book[3]]);
+  const child = [book[4], book[5]];
+  const fromParent = [child[0] - before.book[2], child[1] - before.book[3]];
+  assert.ok(cluster.some(([x, y]) => Math.abs(fromParent[0] - 0.1 * (x - before.book[2])) < 1e-5 && Math.abs(fromParent[1] - 0.1 * (y - before.book[3])) < 1e-5), `child ${child}`);
+  // Halved statistics: the parent's mean is unchanged, the child's is its own entry.
+  close([after.clusterSize[1], after.clusterSize[2]], [before.clusterSize[1] / 2, before.clusterSize[1] / 2], 1e-6, 'sizes');
+  close([after.embedSum[2] / after.clusterSize[1], after.embedSum[3] / after.clusterSize[1]], [before.book[2], before.book[3]], 1e-5, 'parent mean');
+  close([after.embedSum[4] / after.clusterSize[2], after.embedSum[5] / after.clusterSize[2]], child, 1e-5, 'child mean');
+  close([q.usage[0][1], q.usage[0][2]], [before.usage[1] / 2, before.usage[1] / 2], 1e-6, 'usage');
+  assert.equal(after.clusterSize[0], before.clusterSize[0], 'other codes untouched');
+  // A few more updates on the same data: the split holds, each code takes one of the two groups.
+  for (let i = 0; i < 5; i++) {
+    const r = q.quantize(tf.tensor2d(cluster));
+    const codes = Array.from(r.codes.dataSync());
+    if (i === 4) assert.deepEqual(new Set(codes), new Set([1, 2]), `codes ${codes}`);
+    q.update(r.residuals, r.codes, Math.random);
+  }
+  recent.dispose();
+});

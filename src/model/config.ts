@@ -29,6 +29,12 @@ export interface QuantizerConfig {
   kmeansIterations: number;
   /** A code whose usage (EMA of assignments per step) falls below this is restarted; 0 disables. */
   deadCodeThreshold: number;
+  /**
+   * Where a dead code restarts: 'sample' (default) on a random recent encoder output; 'split' inside
+   * the cluster of one of the busiest codes (LBG splitting), sharing that code's statistics, so the
+   * revived code starts as good as its parent instead of as a lone data point.
+   */
+  restart?: 'sample' | 'split';
   /** Probability that a training batch uses a random number (1..N) of codebooks, so one model serves every bitrate. */
   quantizerDropout: number;
 }
@@ -135,6 +141,7 @@ export function validateConfig(c: CodecConfig): void {
   if (!(q.emaDecay > 0 && q.emaDecay < 1)) fail(`emaDecay must be in (0, 1) (got ${q.emaDecay})`);
   if (!(q.emaEpsilon > 0)) fail(`emaEpsilon must be > 0 (got ${q.emaEpsilon})`);
   if (!(Number.isInteger(q.kmeansIterations) && q.kmeansIterations >= 0)) fail(`kmeansIterations must be an integer ≥ 0 (got ${q.kmeansIterations})`);
+  if (q.restart !== undefined && q.restart !== 'sample' && q.restart !== 'split') fail(`restart must be 'sample' or 'split' (got ${String(q.restart)})`);
   if (!(q.deadCodeThreshold >= 0)) fail(`deadCodeThreshold must be ≥ 0 (got ${q.deadCodeThreshold})`);
   if (!(q.quantizerDropout >= 0 && q.quantizerDropout <= 1)) fail(`quantizerDropout must be in [0, 1] (got ${q.quantizerDropout})`);
 }

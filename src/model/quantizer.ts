@@ -345,29 +345,84 @@ export class ResidualVectorQuantizer {
     return this.applyStatistics(this.batchStatistics(residuals, codes), residuals, random);
   }
 
-  /** Moves every code used less than the threshold onto a random recent residual, resetting its statistics. */
+  /**
+   * Restarts every code used less than the threshold, resetting its statistics: onto a random
+   * recent residual ('sample'), or by splitting one of the busiest codes ('split', see splitCodes).
+   */
   restartDeadCodes(q: number, recent: tf.Tensor2D, random: () => number): number {
     const usage = this.usage[q];
     const dead: number[] = [];
     for (let k = 0; k < usage.length; k++) if (usage[k] < this.config.deadCodeThreshold) dead.push(k);
     if (dead.length === 0) return 0;
+    if (this.config.restart === 'split') return this.splitCodes(q, dead, recent, random);
     const n = recent.shape[0];
     tf.tidy(() => {
       const picks = tf.tensor1d(dead.map(() => Math.floor(random() * n)), 'int32');
-      const K = usage.length;
-      // Row k of `fresh` is the new vector for dead code k (zeros elsewhere); `mask` marks dead rows.
-      // Built by a one-hot matmul rather than tensorScatterUpdate, whose cpu kernel writes into its input.
-      const placement = tf.transpose(tf.oneHot(tf.tensor1d(dead, 'int32'), K).toFloat()); // [K, dead]
-      const fresh = tf.matMul(placement, tf.gather(recent, picks));
-      const isDead = tf.sum(placement, 1);
-      const mask = tf.expandDims(tf.greater(isDead, 0), 1);
-      this.codebooks[q].assign(tf.where(mask, fresh, this.codebooks[q]));
+      const fresh = tf.gather(recent, picks) as tf.Tensor2D;
       // The revived code counts as one fresh assignment: sum = vector, size = 1, so the next EMA step keeps it.
-      this.embedSum[q].assign(tf.where(mask, fresh, this.embedSum[q]));
-      this.clusterSize[q].assign(tf.where(tf.greater(isDead, 0), tf.onesLike(isDead), this.clusterSize[q]));
+      this.placeCodes(q, dead, fresh, fresh, tf.onesLike(tf.tensor1d(dead)));
     });
     for (const k of dead) usage[k] = 1;
     return dead.length;
+  }
+
+  /**
+   * LBG-style splitting: each dead code becomes a copy of one of the busiest codes (the parent),
+   * moved a tenth of the way towards a recent residual that chose the parent, so the two divide
+   * the parent's cluster along the data. Parent and child each keep half of the parent's EMA
+   * statistics (cluster size, and the sum rescaled to their own mean) and half its usage.
+   */
+  private splitCodes(q: number, dead: number[], recent: tf.Tensor2D, random: () => number): number {
+    const usage = this.usage[q];
+    const busiest = Array.from(usage.keys()).sort((a, b) => usage[b] - usage[a]);
+    const choices = this.nearest(recent, this.codebooks[q] as tf.Tensor2D);
+    const chosen = choices.dataSync();
+    choices.dispose();
+    const members = new Map<number, number[]>();
+    chosen.forEach((k, i) => members.set(k, [...(members.get(k) ?? []), i]));
+    const parents: number[] = [];
+    const towards: number[] = [];
+    for (const parent of busiest) {
+      if (parents.length === dead.length) break;
+      const rows = members.get(parent);
+      if (rows === undefined || usage[parent] < 2 * this.config.deadCodeThreshold) continue;
+      parents.push(parent);
+      towards.push(rows[Math.floor(random() * rows.length)]);
+    }
+    const children = dead.slice(0, parents.length);
+    if (children.length === 0) return 0;
+    tf.tidy(() => {
+      const parentRows = tf.gather(this.codebooks[q], tf.tensor1d(parents, 'int32')) as tf.Tensor2D;
+      const member = tf.gather(recent, tf.tensor1d(towards, 'int32')) as tf.Tensor2D;
+      const child = tf.add(parentRows, tf.mul(tf.sub(member, parentRows), 0.1)) as tf.Tensor2D;
+      const halfSize = tf.div(tf.gather(this.clusterSize[q], tf.tensor1d(parents, 'int32')), 2) as tf.Tensor1D;
+      const scale = tf.expandDims(halfSize, 1);
+      // Parents first (same mean, half the statistics), then children in the freed rows.
+      this.placeCodes(q, parents, parentRows, tf.mul(parentRows, scale) as tf.Tensor2D, halfSize);
+      this.placeCodes(q, children, child, tf.mul(child, scale) as tf.Tensor2D, halfSize);
+    });
+    parents.forEach((parent, i) => {
+      usage[parent] /= 2;
+      usage[children[i]] = usage[parent];
+    });
+    return children.length;
+  }
+
+  /**
+   * Writes rows `codes` of codebook q (entries `values`), its EMA sums (`sums`) and cluster
+   * sizes (`sizes`). Built by a one-hot matmul rather than tensorScatterUpdate, whose cpu kernel
+   * writes into its input.
+   */
+  private placeCodes(q: number, codes: number[], values: tf.Tensor2D, sums: tf.Tensor2D, sizes: tf.Tensor1D): void {
+    tf.tidy(() => {
+      const K = this.config.codebookSize;
+      const placement = tf.transpose(tf.oneHot(tf.tensor1d(codes, 'int32'), K).toFloat()) as tf.Tensor2D; // [K, codes]
+      const isPlaced = tf.greater(tf.sum(placement, 1), 0);
+      const mask = tf.expandDims(isPlaced, 1);
+      this.codebooks[q].assign(tf.where(mask, tf.matMul(placement, values), this.codebooks[q]));
+      this.embedSum[q].assign(tf.where(mask, tf.matMul(placement, sums), this.embedSum[q]));
+      this.clusterSize[q].assign(tf.where(isPlaced, tf.squeeze(tf.matMul(placement, tf.expandDims(sizes, 1)), [1]), this.clusterSize[q]));
+    });
   }
 
   /** EMA statistics of codebook q (for tests and diagnostics). */
