@@ -113,12 +113,13 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
     baselineResults.push({ codec: reference.name, title: reference.title, files: reports, total: summarize(reports, codec.sampleRate) });
   }
   bar.stop();
+  const minutes = fixed(results[0].total.seconds / 60, 1);
   if (options.plot) {
     const codecs = [
       { name: `vqcodec ${codec.fingerprint.slice(0, 8)}`, points: results.map((r) => r.total) },
       ...baselineResults.map((b) => ({ name: b.title, points: [b.total] })),
     ];
-    await writeFileAtomic(options.plot, plotRateQuality(codecs, `rate–quality on ${files.length} file(s), ${fixed(results[0].total.seconds / 60, 1)} min`));
+    await writeFileAtomic(options.plot, plotRateQuality(codecs, `rate–quality on ${files.length} file(s), ${minutes} min`));
   }
   if (options.json) {
     console.log(JSON.stringify([...results, ...baselineResults], null, 2));
@@ -135,7 +136,7 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
     console.log(reportTable(perFile ? r.files : [], r.total));
   }
   if (results.length + baselineResults.length > 1) {
-    console.log(`\nrate–quality (${files.length} files, ${fixed(results[0].total.seconds / 60, 1)} min)`);
+    console.log(`\nrate–quality (${files.length} files, ${minutes} min)`);
     const row = (name: string, t: Summary, perplexity = '') => [name, fixed(t.bitsPerSecond / 1000, 3), fixed(t.siSdr), fixed(t.stoi, 3), fixed(t.melDistance, 3), perplexity];
     const minPerplexity = (r: EvalResult) => fixed(Math.min(...r.codebookUsage.map((u) => u.perplexity)), 0);
     console.log(table(['codec', 'kbps', 'SI-SDR dB', 'STOI', 'mel dist', 'min perplexity'], [

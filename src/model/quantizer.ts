@@ -360,7 +360,7 @@ export class ResidualVectorQuantizer {
       const picks = tf.tensor1d(dead.map(() => Math.floor(random() * n)), 'int32');
       const fresh = tf.gather(recent, picks) as tf.Tensor2D;
       // The revived code counts as one fresh assignment: sum = vector, size = 1, so the next EMA step keeps it.
-      this.placeCodes(q, dead, fresh, fresh, tf.onesLike(tf.tensor1d(dead)));
+      this.placeCodes(q, dead, fresh, fresh, tf.ones([dead.length]));
     });
     for (const k of dead) usage[k] = 1;
     return dead.length;
@@ -379,7 +379,11 @@ export class ResidualVectorQuantizer {
     const chosen = choices.dataSync();
     choices.dispose();
     const members = new Map<number, number[]>();
-    chosen.forEach((k, i) => members.set(k, [...(members.get(k) ?? []), i]));
+    chosen.forEach((k, i) => {
+      const rows = members.get(k);
+      if (rows) rows.push(i);
+      else members.set(k, [i]);
+    });
     const parents: number[] = [];
     const towards: number[] = [];
     for (const parent of busiest) {
