@@ -61,7 +61,7 @@ function program(): Command {
     .requiredOption('-d, --data <path>', 'folder of audio files, or manifest.jsonl (path, split)')
     .requiredOption('-o, --out <dir>', 'run folder: log.jsonl, checkpoint.bin, model/')
     .option('-c, --config <file>', 'model config JSON (fields not given take defaults)')
-    .option('-p, --preset <name>', 'default | small | tiny (when no --config)')
+    .option('-p, --preset <name>', 'default | small | spectral | tiny (when no --config)')
     .option('--steps <n>', 'total optimisation steps')
     .option('--batch <n>', 'crops per batch')
     .option('--crop <seconds>', 'crop length in seconds')

@@ -39,8 +39,23 @@ export interface QuantizerConfig {
   quantizerDropout: number;
 }
 
+/** Spectral ends (Vocos-style): an STFT feeds the encoder and the decoder predicts an STFT to invert. */
+export interface SpectralConfig {
+  /** Samples between STFT frames: the conv stages start at sampleRate / hop frames per second. */
+  hop: number;
+  /** Hann window length in samples: a multiple of hop, with window − hop even so frames can be centred. */
+  window: number;
+}
+
 export interface CodecConfig {
   sampleRate: number;
+  /**
+   * When set, the conv stages run on STFT frames instead of samples: the encoder reads compressed
+   * complex spectra and the decoder ends in log-magnitude and phase inverted by overlap-add. Most
+   * of the work then runs at frame rate in wide layers, which the wasm matmul runs far faster
+   * per FLOP than narrow layers at the sample rate.
+   */
+  spectral?: SpectralConfig;
   /** Width of the first encoder stage; doubles after each downsampling, up to maxChannels. */
   channels: number;
   maxChannels: number;
@@ -85,14 +100,16 @@ export function makeConfig(overrides: DeepPartial<CodecConfig> = {}): CodecConfi
     dilations: [...(overrides.dilations ?? DEFAULT_CONFIG.dilations)] as number[],
     quantizer: { ...DEFAULT_CONFIG.quantizer, ...overrides.quantizer },
   };
+  if (overrides.spectral !== undefined) config.spectral = { ...overrides.spectral } as SpectralConfig;
   validateConfig(config);
   return config;
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
+/** Samples per code frame: the STFT hop (if spectral) times every stride. */
 export function hopLength(config: CodecConfig): number {
-  return config.strides.reduce((a, b) => a * b, 1);
+  return config.strides.reduce((a, b) => a * b, config.spectral?.hop ?? 1);
 }
 
 export function frameRate(config: CodecConfig): number {
@@ -128,6 +145,13 @@ export function validateConfig(c: CodecConfig): void {
   if (!Array.isArray(c.dilations) || !c.dilations.every(isPositiveInt)) fail(`dilations must be positive integers (got ${JSON.stringify(c.dilations)})`);
   if (!isPositiveInt(c.kernelSize) || c.kernelSize % 2 === 0) fail(`kernelSize must be an odd positive integer (got ${c.kernelSize})`);
   if (c.padding !== 'same' && c.padding !== 'causal') fail(`padding must be 'same' or 'causal' (got ${String(c.padding)})`);
+  if (c.spectral !== undefined) {
+    const { hop, window } = c.spectral;
+    if (!isPositiveInt(hop) || !isPositiveInt(window) || window % hop !== 0 || (window - hop) % 2 !== 0) {
+      fail(`spectral window must be a multiple of hop with window − hop even (got hop ${hop}, window ${window})`);
+    }
+    if (c.padding !== 'same') fail("spectral ends need padding 'same' (their STFT frames are centred)");
+  }
   const q = c.quantizer;
   if (q === undefined || typeof q !== 'object') fail('quantizer settings are missing');
   if (!isPositiveInt(q.codebookSize) || q.codebookSize < 2 || q.codebookSize > 65536) fail(`codebookSize must be an integer in 2..65536 (got ${q.codebookSize})`);
@@ -154,8 +178,8 @@ export function validateConfig(c: CodecConfig): void {
 export function contextFrames(config: CodecConfig): number {
   const half = (config.kernelSize - 1) / 2;
   const unitsSpan = config.dilations.reduce((s, d) => s + half * d, 0);
-  let spacing = 1;
-  let samples = half; // input conv
+  let spacing = config.spectral?.hop ?? 1;
+  let samples = (config.spectral?.window ?? 0) / 2 + half * spacing; // STFT window, input conv
   for (const stride of config.strides) {
     samples += unitsSpan * spacing; // residual units at this stage's spacing
     spacing *= stride;
@@ -173,5 +197,7 @@ export const PRESETS: Record<string, DeepPartial<CodecConfig>> = {
   default: {},
   // A quarter of the default's convolution work, the same codes and bitrates.
   small: { channels: 8, maxChannels: 128 },
+  // Vocos-style ends: STFT frames at 200/s (20 ms windows), wide layers at 200, 100 and 50 frames/s.
+  spectral: { channels: 128, maxChannels: 256, strides: [2, 2], spectral: { hop: 80, window: 320 } },
   tiny: { channels: 4, maxChannels: 16, dilations: [1, 3], kernelSize: 3, quantizer: { codebookSize: 16, dim: 8, numCodebooks: 3 } },
 };

@@ -1,8 +1,9 @@
 /** Latent frames [batch, frames, dim] → waveform [batch, frames · hop]: the encoder's mirror. */
 import * as tf from '@tensorflow/tfjs';
-import { stageChannels, type CodecConfig } from './config.js';
+import { hopLength, stageChannels, type CodecConfig } from './config.js';
 import { advance, Conv1d, ResidualUnit, Upsample } from './layers.js';
 import type { ParamStore } from './params.js';
+import { featureChannels, spectrumToAudio } from './spectralEnds.js';
 
 export class Decoder {
   private readonly input: Conv1d;
@@ -20,7 +21,8 @@ export class Decoder {
         units: config.dilations.map((d, j) => new ResidualUnit(params, `decoder.stage${i}.unit${j}`, c, k, d, padding)),
       });
     }
-    this.output = new Conv1d(params, 'decoder.output', stageChannels(config, 0), 1, k, 1, padding);
+    const outputChannels = config.spectral === undefined ? 1 : featureChannels(config.spectral);
+    this.output = new Conv1d(params, 'decoder.output', stageChannels(config, 0), outputChannels, k, 1, padding);
   }
 
   /** `release` frees intermediates as it goes (inference only). */
@@ -31,19 +33,22 @@ export class Decoder {
       for (const unit of stage.units) x = advance(x, (t) => unit.apply(t), release);
     }
     const y = advance(x, (t) => this.output.apply(tf.elu(t)), release);
+    const spectral = this.config.spectral;
+    if (spectral !== undefined) return advance(y, (t) => spectrumToAudio(t, spectral), release);
     return tf.reshape(y, [y.shape[0], y.shape[1]]);
   }
 
   /** Multiply-adds per output sample. */
   macsPerSample(): number {
-    const hop = this.config.strides.reduce((a, b) => a * b, 1);
-    let rate = 1 / hop;
+    let rate = 1 / hopLength(this.config);
     let macs = this.input.macsPerStep() * rate;
     for (const stage of this.stages) {
       macs += stage.up.macsPerStep() * rate;
       rate *= stage.up.factor;
       macs += stage.units.reduce((m, u) => m + u.macsPerStep(), 0) * rate;
     }
-    return macs + this.output.macsPerStep();
+    const spectral = this.config.spectral;
+    if (spectral === undefined) return macs + this.output.macsPerStep();
+    return macs + (this.output.macsPerStep() + featureChannels(spectral) * spectral.window) * rate; // + inverse DFT
   }
 }

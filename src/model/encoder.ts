@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { stageChannels, type CodecConfig } from './config.js';
 import { advance, Conv1d, Downsample, ResidualUnit } from './layers.js';
 import type { ParamStore } from './params.js';
+import { featureChannels, spectralFeatures } from './spectralEnds.js';
 
 export class Encoder {
   private readonly input: Conv1d;
@@ -11,7 +12,8 @@ export class Encoder {
 
   constructor(params: ParamStore, private readonly config: CodecConfig) {
     const { kernelSize: k, padding } = config;
-    this.input = new Conv1d(params, 'encoder.input', 1, stageChannels(config, 0), k, 1, padding);
+    const inputChannels = config.spectral === undefined ? 1 : featureChannels(config.spectral);
+    this.input = new Conv1d(params, 'encoder.input', inputChannels, stageChannels(config, 0), k, 1, padding);
     config.strides.forEach((stride, i) => {
       const c = stageChannels(config, i);
       this.stages.push({
@@ -26,7 +28,9 @@ export class Encoder {
   /** `audio` length must be a multiple of the hop. `release` frees intermediates as it goes (inference only). */
   apply(audio: tf.Tensor2D, release = false): tf.Tensor3D {
     const [batch, time] = audio.shape;
-    let x = this.input.apply(tf.reshape(audio, [batch, time, 1]));
+    const spectral = this.config.spectral;
+    const frames: tf.Tensor3D = spectral === undefined ? tf.reshape(audio, [batch, time, 1]) : tf.tidy(() => spectralFeatures(audio, spectral));
+    let x = advance(frames, (t) => this.input.apply(t), release);
     for (const stage of this.stages) {
       for (const unit of stage.units) x = advance(x, (t) => unit.apply(t), release);
       x = advance(x, (t) => stage.down.apply(tf.elu(t)), release);
@@ -36,8 +40,10 @@ export class Encoder {
 
   /** Multiply-adds per input sample. */
   macsPerSample(): number {
-    let rate = 1;
-    let macs = this.input.macsPerStep();
+    const spectral = this.config.spectral;
+    let rate = spectral === undefined ? 1 : 1 / spectral.hop;
+    let macs = this.input.macsPerStep() * rate;
+    if (spectral !== undefined) macs += spectral.window * featureChannels(spectral) * rate; // the DFT
     this.stages.forEach((stage, i) => {
       macs += stage.units.reduce((m, u) => m + u.macsPerStep(), 0) * rate;
       rate /= this.config.strides[i];

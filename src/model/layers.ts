@@ -98,7 +98,7 @@ export class Upsample {
  * soon as the next exists, so coding memory is a couple of activations, not the whole
  * network's; training keeps them all for the gradient tape.
  */
-export function advance(x: tf.Tensor3D, layer: (t: tf.Tensor3D) => tf.Tensor3D, release: boolean): tf.Tensor3D {
+export function advance<In extends tf.Tensor, Out extends tf.Tensor>(x: In, layer: (t: In) => Out, release: boolean): Out {
   if (!release) return layer(x);
   const y = tf.tidy(() => layer(x));
   x.dispose();

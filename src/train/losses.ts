@@ -1,8 +1,6 @@
-/**
- * Reconstruction losses. The STFT is a matmul of framed audio with a cached,
- * windowed DFT basis: wasm has no FFT kernel, and a matmul is its fastest op.
- */
+/** Reconstruction losses: on the waveform and on multi-resolution spectra (see model/stft.ts). */
 import * as tf from '@tensorflow/tfjs';
+import { stft } from '../model/stft.js';
 import { melFilterbank } from '../eval/fft.js';
 
 /** Mean absolute error between two waveforms. */
@@ -10,64 +8,12 @@ export function waveformL1(target: tf.Tensor2D, estimate: tf.Tensor2D): tf.Scala
   return tf.mean(tf.abs(tf.sub(target, estimate)));
 }
 
-interface DftBasis {
-  basis: tf.Tensor2D; // [window, 2 · bins]: Hann-windowed cos | −sin
-  basisT: tf.Tensor2D; // its transpose, for the backward pass
-  hop: number;
-  bins: number;
-}
-const bases = new Map<number, DftBasis>();
-
-function dftBasis(window: number): DftBasis {
-  let b = bases.get(window);
-  if (b === undefined) {
-    const bins = window / 2 + 1;
-    const values = new Float32Array(window * 2 * bins);
-    for (let n = 0; n < window; n++) {
-      const hann = 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / window);
-      for (let k = 0; k < bins; k++) {
-        const phase = (2 * Math.PI * n * k) / window;
-        values[n * 2 * bins + k] = hann * Math.cos(phase);
-        values[n * 2 * bins + bins + k] = -hann * Math.sin(phase);
-      }
-    }
-    const basis = tf.keep(tf.tensor2d(values, [window, 2 * bins]));
-    b = { basis, basisT: tf.keep(tf.transpose(basis)), hop: window / 4, bins };
-    bases.set(window, b);
-  }
-  return b;
-}
-
-/** x · basis with a hand-written gradient dy · basisᵀ (basis is a constant: no weight gradient). */
-const projectOnBasis = tf.customGrad(((x: tf.Tensor, basis: tf.Tensor, basisT: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([basisT]);
-  return {
-    value: tf.matMul(x as tf.Tensor2D, basis as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-      tf.matMul(dy as tf.Tensor2D, saved[0] as tf.Tensor2D),
-      tf.zerosLike(basis),
-      tf.zerosLike(basisT),
-    ],
-  };
-}) as never) as unknown as (x: tf.Tensor2D, basis: tf.Tensor2D, basisT: tf.Tensor2D) => tf.Tensor2D;
-
 /**
- * Magnitude spectrogram [batch · frames, bins] of audio [batch, time], Hann window
- * of `window` samples, hop window/4, no centring. Frames are built from a reshape
- * into hop-sized rows and 4 shifted slices: no gather, cheap to differentiate.
+ * Magnitude spectrogram [batch · frames, bins] of audio [batch, time]: Hann window of
+ * `window` samples, hop window/4, no centring.
  */
 export function stftMagnitude(audio: tf.Tensor2D, window: number): tf.Tensor2D {
-  const { basis, basisT, hop, bins } = dftBasis(window);
-  const [batch, time] = audio.shape;
-  const rows = Math.floor(time / hop);
-  const frames = rows - 3;
-  if (frames < 1) throw new Error(`audio of ${time} samples is too short for an STFT window of ${window}`);
-  const grid = tf.reshape(tf.slice(audio, [0, 0], [batch, rows * hop]), [batch, rows, hop]);
-  const parts = [0, 1, 2, 3].map((j) => tf.slice(grid, [0, j, 0], [batch, frames, hop]));
-  const framed = tf.reshape(tf.concat(parts, 2), [batch * frames, window]) as tf.Tensor2D;
-  const spectrum = projectOnBasis(framed, basis, basisT);
-  const re = tf.slice(spectrum, [0, 0], [-1, bins]);
-  const im = tf.slice(spectrum, [0, bins], [-1, bins]);
+  const { re, im } = stft(audio, window, window / 4);
   return tf.sqrt(tf.add(tf.add(tf.square(re), tf.square(im)), 1e-7)) as tf.Tensor2D;
 }
 
