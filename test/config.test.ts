@@ -7,6 +7,7 @@ import {
   frameRate,
   hopLength,
   makeConfig,
+  PRESETS,
   validateConfig,
   type CodecConfig,
   type DeepPartial,
@@ -107,6 +108,10 @@ test('validateConfig names the offending field', () => {
     [{ kernelSize: 4 }, /kernelSize/],
     [{ quantizer: { numCodebooks: 0 } }, /numCodebooks/],
     [{ padding: 'x' as never }, /padding/],
+    [{ spectral: { hop: 80, window: 300 } }, /spectral window/],
+    [{ spectral: { hop: 3, window: 6 } }, /spectral window/],
+    [{ spectral: { hop: 0, window: 320 } }, /spectral window/],
+    [{ spectral: { hop: 80, window: 320 }, padding: 'causal' }, /spectral ends need padding 'same'/],
   ];
   for (const [overrides, name] of cases) assert.throws(() => makeConfig(overrides), name);
 });
@@ -114,6 +119,16 @@ test('validateConfig names the offending field', () => {
 test('validateConfig rejects a config without quantizer settings', () => {
   const broken = { ...DEFAULT_CONFIG, quantizer: undefined } as unknown as CodecConfig;
   assert.throws(() => validateConfig(broken), (e: unknown) => e instanceof VqcodecError && /invalid config/.test(e.message));
+});
+
+test('spectral ends: the hop multiplies the strides; the config keeps its own copy', () => {
+  const spectral = { hop: 80, window: 320 };
+  const config = makeConfig({ strides: [2, 2], spectral });
+  assert.equal(hopLength(config), 320);
+  assert.equal(frameRate(config), 50);
+  spectral.hop = 1;
+  assert.equal(config.spectral!.hop, 80);
+  assert.equal(hopLength(makeConfig(PRESETS.spectral)), 320);
 });
 
 test('boundary values that are allowed', () => {

@@ -45,6 +45,12 @@ export interface SpectralConfig {
   hop: number;
   /** Hann window length in samples: a multiple of hop, with window − hop even so frames can be centred. */
   window: number;
+  /**
+   * What the decoder's last layer predicts per bin: 'polar' (default, as in Vocos) log-magnitude and
+   * phase; 'cartesian' the real and imaginary parts, so the whole head is linear and a waveform loss
+   * reaches it without phase wrapping.
+   */
+  head?: 'polar' | 'cartesian';
 }
 
 export interface CodecConfig {
@@ -151,6 +157,8 @@ export function validateConfig(c: CodecConfig): void {
       fail(`spectral window must be a multiple of hop with window − hop even (got hop ${hop}, window ${window})`);
     }
     if (c.padding !== 'same') fail("spectral ends need padding 'same' (their STFT frames are centred)");
+    const head = c.spectral.head;
+    if (head !== undefined && head !== 'polar' && head !== 'cartesian') fail(`spectral head must be 'polar' or 'cartesian' (got ${String(head)})`);
   }
   const q = c.quantizer;
   if (q === undefined || typeof q !== 'object') fail('quantizer settings are missing');

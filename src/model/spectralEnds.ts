@@ -34,13 +34,15 @@ export function spectralFeatures(audio: tf.Tensor2D, spectral: SpectralConfig): 
 const MAX_LOG_MAGNITUDE = 5.5;
 
 /**
- * The decoder's last layer [batch, frames, 2 · bins] read as log-magnitude | phase per bin
- * → audio [batch, frames · hop] by inverse STFT.
+ * The decoder's last layer [batch, frames, 2 · bins] → audio [batch, frames · hop] by inverse
+ * STFT, its halves read per bin as log-magnitude | phase ('polar') or real | imaginary part.
  */
 export function spectrumToAudio(x: tf.Tensor3D, spectral: SpectralConfig): tf.Tensor2D {
   const bins = spectralBins(spectral);
   const [batch, frames] = x.shape;
-  const magnitude = tf.exp(tf.minimum(tf.slice(x, [0, 0, 0], [batch, frames, bins]), MAX_LOG_MAGNITUDE));
-  const phase = tf.slice(x, [0, 0, bins], [batch, frames, bins]);
-  return centredIstft(tf.mul(magnitude, tf.cos(phase)), tf.mul(magnitude, tf.sin(phase)), spectral.window, spectral.hop);
+  const first = tf.slice(x, [0, 0, 0], [batch, frames, bins]);
+  const second = tf.slice(x, [0, 0, bins], [batch, frames, bins]);
+  if (spectral.head === 'cartesian') return centredIstft(first, second, spectral.window, spectral.hop);
+  const magnitude = tf.exp(tf.minimum(first, MAX_LOG_MAGNITUDE));
+  return centredIstft(tf.mul(magnitude, tf.cos(second)), tf.mul(magnitude, tf.sin(second)), spectral.window, spectral.hop);
 }
