@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from './errors.js';
-import { readBundle, writeBundle } from './io/bundle.js';
+import { readBundle, writeBundle, type Precision } from './io/bundle.js';
+import { roundToHalf } from './io/float16.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { bitrate, contextFrames, frameRate, hopLength, validateConfig, type CodecConfig } from './model/config.js';
 import type { NamedArrays } from './model/params.js';
@@ -35,6 +36,13 @@ export class Codec {
   ) {}
 
   /** A codec around a model in memory (fresh or being trained); the fingerprint is taken now. */
+  /** Rounds a model's weights to float16 in place (a new model, with a new fingerprint), then wraps it. */
+  static fromModelAtHalfPrecision(model: VqVae): Codec {
+    const rounded = Object.fromEntries(Object.entries(model.inferenceArrays()).map(([name, a]) => [name, { shape: a.shape, data: roundToHalf(a.data) }]));
+    model.loadArrays(rounded, 'rounded weights');
+    return Codec.fromModel(model);
+  }
+
   static fromModel(model: VqVae): Codec {
     return new Codec(model, fingerprintOf(model.config, model.inferenceArrays()));
   }
@@ -72,14 +80,20 @@ export class Codec {
     return new Codec(model, fingerprintOf(config, withoutTrainingState(bundle.arrays)));
   }
 
-  /** Writes the model directory (each file atomically). */
-  async save(dir: string): Promise<void> {
+  /**
+   * Writes the model directory (each file atomically). Precision 'float16' halves weights.bin; it
+   * needs weights that float16 holds exactly (see roundWeightsToHalf), so that the saved model
+   * has this codec's fingerprint and decodes its tokens.
+   */
+  async save(dir: string, precision: Precision = 'float32'): Promise<void> {
+    const arrays = this.model.inferenceArrays();
+    if (precision === 'float16') {
+      const inexact = Object.entries(arrays).find(([, a]) => !roundToHalf(a.data).every((v, i) => v === a.data[i]));
+      if (inexact !== undefined) throw new VqcodecError(`cannot save as float16: parameter ${inexact[0]} is not float16-exact (round the weights first)`);
+    }
     await fs.mkdir(dir, { recursive: true });
     await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(this.config, null, 2) + '\n');
-    await writeBundle(path.join(dir, 'weights.bin'), {
-      meta: { format: 'vqcodec-weights', version: 1, fingerprint: this.fingerprint },
-      arrays: this.model.inferenceArrays(),
-    });
+    await writeBundle(path.join(dir, 'weights.bin'), { meta: { format: 'vqcodec-weights', version: 1, fingerprint: this.fingerprint }, arrays }, precision);
   }
 
   get config(): CodecConfig {

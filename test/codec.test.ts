@@ -199,6 +199,33 @@ test('save → load round-trip keeps the fingerprint and the codes', async () =>
   }
 });
 
+test('float16 export: half-size weights.bin that loads with the rounded model\'s fingerprint and codes', async () => {
+  const full = await tmpDir();
+  await codec.save(full);
+  const dir = await tmpDir();
+  await assert.rejects(codec.save(dir, 'float16'), isVqcodecError(/float16-exact/), 'unrounded weights are refused');
+  assert.deepEqual(await fs.readdir(dir), [], 'nothing written');
+  const model = (await Codec.load(full)).model;
+  const rounded = Codec.fromModelAtHalfPrecision(model);
+  try {
+    assert.notEqual(rounded.fingerprint, codec.fingerprint);
+    await rounded.save(dir, 'float16');
+    const [halfSize, fullSize] = [(await fs.stat(path.join(dir, 'weights.bin'))).size, (await fs.stat(path.join(full, 'weights.bin'))).size];
+    assert.ok(halfSize < 0.6 * fullSize, `${halfSize} vs ${fullSize} bytes`);
+    const loaded = await Codec.load(dir);
+    try {
+      assert.equal(loaded.fingerprint, rounded.fingerprint);
+      const tokens = rounded.encode(speech);
+      assert.deepEqual(loaded.encode(speech).codes, tokens.codes);
+      assert.ok(maxAbsDiff(loaded.decode(tokens), rounded.decode(tokens)) === 0);
+    } finally {
+      loaded.dispose();
+    }
+  } finally {
+    rounded.dispose();
+  }
+});
+
 test('same config and seed → same fingerprint; other weights → another fingerprint', () => {
   const again = Codec.create(CONFIG, 1);
   try {

@@ -82,7 +82,8 @@ function program(): Command {
     .description('write the model of a training run\'s latest checkpoint as a model folder')
     .argument('<run>', 'run folder or checkpoint.bin')
     .argument('<dir>', 'model folder to write')
-    .action((run, dir) => exportCommand(run, dir, globals()));
+    .option('--float16', 'store the weights at half precision (half the size; rounds them, so a new fingerprint)')
+    .action((run, dir, opts) => exportCommand(run, dir, { ...globals(), ...opts }));
   p.command('plot')
     .description('plot a training run\'s curves to SVG')
     .argument('<run>')

@@ -1,13 +1,15 @@
 /**
  * A tensor bundle: named float32 arrays plus JSON metadata in one file.
  * Layout: ASCII "VQB1", u32 LE header length, UTF-8 JSON header
- * { meta, tensors: [{ name, shape, offset }] }, zero padding to 4 bytes, then the
- * float32 LE data (offsets in floats). Used for model weights and training checkpoints.
+ * { meta, tensors: [{ name, shape, offset }], dtype? }, zero padding to 4 bytes, then the
+ * data: float32 LE, or binary16 LE when dtype is "float16" (offsets count values).
+ * Used for model weights (float16 for shipped models) and training checkpoints (float32).
  */
 import { promises as fs } from 'node:fs';
 import { VqcodecError } from '../errors.js';
 import type { NamedArrays } from '../model/params.js';
 import { writeFileAtomic } from './atomic.js';
+import { fromHalfBits, toHalfBits } from './float16.js';
 
 const MAGIC = 'VQB1';
 
@@ -16,21 +18,32 @@ export interface Bundle {
   arrays: NamedArrays;
 }
 
-export function encodeBundle(bundle: Bundle): Uint8Array {
+/** How values are stored: float32, or float16 at half the size (each value rounded to nearest). */
+export type Precision = 'float32' | 'float16';
+
+export function encodeBundle(bundle: Bundle, precision: Precision = 'float32'): Uint8Array {
   const entries: { name: string; shape: number[]; offset: number }[] = [];
   let floats = 0;
   for (const [name, a] of Object.entries(bundle.arrays)) {
     entries.push({ name, shape: a.shape, offset: floats });
     floats += a.data.length;
   }
-  const header = new TextEncoder().encode(JSON.stringify({ meta: bundle.meta, tensors: entries }));
+  const dtype = precision === 'float16' ? { dtype: 'float16' } : {};
+  const header = new TextEncoder().encode(JSON.stringify({ meta: bundle.meta, tensors: entries, ...dtype }));
   const dataStart = Math.ceil((8 + header.length) / 4) * 4;
-  const out = new Uint8Array(dataStart + floats * 4);
+  const out = new Uint8Array(dataStart + floats * (precision === 'float16' ? 2 : 4));
   out.set(new TextEncoder().encode(MAGIC), 0);
-  new DataView(out.buffer).setUint32(4, header.length, true);
+  const view = new DataView(out.buffer);
+  view.setUint32(4, header.length, true);
   out.set(header, 8);
-  const data = new Float32Array(out.buffer, dataStart, floats);
-  for (const [i, a] of Object.values(bundle.arrays).entries()) data.set(a.data, entries[i].offset);
+  for (const [i, a] of Object.values(bundle.arrays).entries()) {
+    if (precision === 'float32') {
+      new Float32Array(out.buffer, dataStart, floats).set(a.data, entries[i].offset);
+    } else {
+      const at = dataStart + 2 * entries[i].offset;
+      a.data.forEach((v, j) => view.setUint16(at + 2 * j, toHalfBits(v), true));
+    }
+  }
   return out;
 }
 
@@ -42,16 +55,18 @@ export function decodeBundle(bytes: Uint8Array, name: string): Bundle {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint32(4, true);
   if (8 + headerLength > bytes.length) bad('truncated header');
-  let header: { meta: Record<string, unknown>; tensors: { name: string; shape: number[]; offset: number }[] };
+  let header: { meta: Record<string, unknown>; tensors: { name: string; shape: number[]; offset: number }[]; dtype?: string };
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
   } catch {
     return bad('unreadable header');
   }
   const dataStart = Math.ceil((8 + headerLength) / 4) * 4;
-  const totalFloats = (bytes.length - dataStart) / 4;
-  // Copy into an aligned buffer: the file's bytes need not start on a 4-byte boundary.
-  const data = new Float32Array(new Uint8Array(bytes.subarray(dataStart, dataStart + Math.floor(totalFloats) * 4)).buffer);
+  if (header.dtype !== undefined && header.dtype !== 'float16') bad(`unknown dtype ${String(header.dtype)}`);
+  const data = header.dtype === 'float16' ? halvesToFloats(bytes.subarray(dataStart)) : new Float32Array(
+    // Copy into an aligned buffer: the file's bytes need not start on a 4-byte boundary.
+    new Uint8Array(bytes.subarray(dataStart, dataStart + Math.floor((bytes.length - dataStart) / 4) * 4)).buffer,
+  );
   const arrays: NamedArrays = {};
   for (const t of header.tensors ?? []) {
     const size = t.shape.reduce((a, b) => a * b, 1);
@@ -61,8 +76,15 @@ export function decodeBundle(bytes: Uint8Array, name: string): Bundle {
   return { meta: header.meta ?? {}, arrays };
 }
 
-export async function writeBundle(path: string, bundle: Bundle): Promise<void> {
-  await writeFileAtomic(path, encodeBundle(bundle));
+function halvesToFloats(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(Math.floor(bytes.length / 2));
+  for (let i = 0; i < out.length; i++) out[i] = fromHalfBits(view.getUint16(2 * i, true));
+  return out;
+}
+
+export async function writeBundle(path: string, bundle: Bundle, precision: Precision = 'float32'): Promise<void> {
+  await writeFileAtomic(path, encodeBundle(bundle, precision));
 }
 
 export async function readBundle(path: string): Promise<Bundle> {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Codec } from '../codec.js';
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readBundle, writeBundle } from '../io/bundle.js';
+import { readBundle, writeBundle, type Precision } from '../io/bundle.js';
 import { validateConfig, type CodecConfig } from '../model/config.js';
 import type { NamedArrays } from '../model/params.js';
 import { VqVae } from '../model/vqvae.js';
@@ -311,14 +311,15 @@ async function loadCheckpoint(file: string, changed: Partial<TrainOptions> = {})
 }
 
 /** Exports the model of a run's latest checkpoint (a run folder or a checkpoint file) as a codec folder. */
-export async function exportCheckpoint(run: string, outDir: string): Promise<Codec> {
+/** Writes a run's model; at 'float16' its weights are rounded first (a new fingerprint), for a half-size weights.bin. */
+export async function exportCheckpoint(run: string, outDir: string, precision: Precision = 'float32'): Promise<Codec> {
   const stat = await fs.stat(run).catch(() => undefined);
   if (stat === undefined) throw new VqcodecError(`no such run or checkpoint: ${run}`);
   const file = stat.isDirectory() ? path.join(run, CHECKPOINT) : run;
   const { model, adam } = await loadCheckpoint(file);
   adam.dispose();
-  const codec = Codec.fromModel(model);
-  await codec.save(outDir);
+  const codec = precision === 'float16' ? Codec.fromModelAtHalfPrecision(model) : Codec.fromModel(model);
+  await codec.save(outDir, precision);
   return codec;
 }
 
