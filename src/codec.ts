@@ -36,15 +36,15 @@ export class Codec {
   ) {}
 
   /** A codec around a model in memory (fresh or being trained); the fingerprint is taken now. */
+  static fromModel(model: VqVae): Codec {
+    return new Codec(model, fingerprintOf(model.config, model.inferenceArrays()));
+  }
+
   /** Rounds a model's weights to float16 in place (a new model, with a new fingerprint), then wraps it. */
   static fromModelAtHalfPrecision(model: VqVae): Codec {
     const rounded = Object.fromEntries(Object.entries(model.inferenceArrays()).map(([name, a]) => [name, { shape: a.shape, data: roundToHalf(a.data) }]));
     model.loadArrays(rounded, 'rounded weights');
     return Codec.fromModel(model);
-  }
-
-  static fromModel(model: VqVae): Codec {
-    return new Codec(model, fingerprintOf(model.config, model.inferenceArrays()));
   }
 
   /** An untrained codec (random weights), e.g. for tests and benchmarks. */
@@ -82,7 +82,7 @@ export class Codec {
 
   /**
    * Writes the model directory (each file atomically). Precision 'float16' halves weights.bin; it
-   * needs weights that float16 holds exactly (see roundWeightsToHalf), so that the saved model
+   * needs weights that float16 holds exactly (see fromModelAtHalfPrecision), so that the saved model
    * has this codec's fingerprint and decodes its tokens.
    */
   async save(dir: string, precision: Precision = 'float32'): Promise<void> {

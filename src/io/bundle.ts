@@ -36,9 +36,10 @@ export function encodeBundle(bundle: Bundle, precision: Precision = 'float32'): 
   const view = new DataView(out.buffer);
   view.setUint32(4, header.length, true);
   out.set(header, 8);
+  const data = precision === 'float32' ? new Float32Array(out.buffer, dataStart, floats) : undefined;
   for (const [i, a] of Object.values(bundle.arrays).entries()) {
-    if (precision === 'float32') {
-      new Float32Array(out.buffer, dataStart, floats).set(a.data, entries[i].offset);
+    if (data !== undefined) {
+      data.set(a.data, entries[i].offset);
     } else {
       const at = dataStart + 2 * entries[i].offset;
       a.data.forEach((v, j) => view.setUint16(at + 2 * j, toHalfBits(v), true));

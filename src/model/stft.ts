@@ -15,7 +15,7 @@ function hann(n: number, window: number): number {
 }
 
 /** A constant matrix and its transpose (the backward pass needs x · Bᵀ, and wasm is slow at transposeB). */
-export interface ConstantMatrix {
+interface ConstantMatrix {
   m: tf.Tensor2D;
   t: tf.Tensor2D;
 }
@@ -29,7 +29,7 @@ const analysisBases = new Map<number, ConstantMatrix>();
 const synthesisBases = new Map<number, ConstantMatrix>();
 
 /** [window, 2 · bins]: Hann-windowed cos | −sin, so frames · basis = re | im. */
-export function analysisBasis(window: number): ConstantMatrix {
+function analysisBasis(window: number): ConstantMatrix {
   let b = analysisBases.get(window);
   if (b === undefined) {
     const bins = window / 2 + 1;
@@ -79,7 +79,7 @@ const matMulConstant = tf.customGrad(((x: tf.Tensor, m: tf.Tensor, t: tf.Tensor,
   };
 }) as never) as unknown as (x: tf.Tensor2D, m: tf.Tensor2D, t: tf.Tensor2D) => tf.Tensor2D;
 
-export function projectOn(x: tf.Tensor2D, basis: ConstantMatrix): tf.Tensor2D {
+function projectOn(x: tf.Tensor2D, basis: ConstantMatrix): tf.Tensor2D {
   return matMulConstant(x, basis.m, basis.t);
 }
 
