@@ -269,6 +269,22 @@ test('a resume keeps the run’s saved options, except those passed as changed',
   await assert.rejects(train(CONFIG, options(run, { steps: 6 }), true, {}, { batchSize: 0 }), VqcodecError);
 });
 
+test('a resume may switch how dead codes restart, and the checkpoint keeps the switch', async () => {
+  const run = path.join(root, 'runRestarts');
+  (await train(CONFIG, options(run, { steps: 2 }), false)).dispose();
+  const savedConfig = async () => JSON.parse(await fs.readFile(path.join(run, 'train.json'), 'utf8')).config.quantizer;
+  assert.equal((await savedConfig()).restart, undefined);
+  (await train(CONFIG, options(run, { steps: 3 }), true, {}, {}, { restart: 'split', deadCodeThreshold: 0.5 })).dispose();
+  assert.equal((await savedConfig()).restart, 'split');
+  assert.equal((await savedConfig()).deadCodeThreshold, 0.5);
+  const checkpoint = await readBundle(path.join(run, 'checkpoint.bin'));
+  assert.equal((checkpoint.meta.config as CodecConfig).quantizer.restart, 'split', 'a later resume keeps split restarts');
+  // Without changes, the next resume keeps what the checkpoint says.
+  (await train(CONFIG, options(run, { steps: 4 }), true)).dispose();
+  assert.equal((await savedConfig()).restart, 'split');
+  await assert.rejects(train(CONFIG, options(run, { steps: 5 }), true, {}, {}, { deadCodeThreshold: -1 }), isVqcodecError(/deadCodeThreshold/));
+});
+
 test('the learning rate is constant until lrDecayFrom, then falls monotonically to LR_FLOOR × peak at the last step', () => {
   const o = { learningRate: 1e-3, lrDecayFrom: 100, steps: 200 };
   assert.equal(learningRateAt(1, { ...o, lrDecayFrom: undefined }), 1e-3);

@@ -4,7 +4,7 @@ import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { makeConfig, PRESETS, type CodecConfig } from '../model/config.js';
 import { plotTrainingLog } from '../eval/plot.js';
-import { DEFAULT_TRAIN_OPTIONS, readLog, train, type TrainOptions } from '../train/trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, readLog, train, type CodeRestartChanges, type TrainOptions } from '../train/trainer.js';
 import { intListOption, intOption, numberOption, startBackend, type GlobalOptions } from './common.js';
 import { fixed, note, progressBar } from './ui.js';
 
@@ -26,6 +26,8 @@ export interface TrainCommandOptions extends GlobalOptions {
   workers?: string;
   waveformWeight?: string;
   melWeight?: string;
+  restart?: string;
+  deadCodeThreshold?: string;
   resume?: boolean;
   plot?: boolean;
 }
@@ -54,6 +56,17 @@ function givenLossWeights(options: TrainCommandOptions): Partial<TrainOptions['l
   if (waveform !== undefined) weights.waveform = waveform;
   if (mel !== undefined) weights.mel = mel;
   return weights;
+}
+
+function givenCodeRestarts(options: TrainCommandOptions): CodeRestartChanges {
+  const changes: CodeRestartChanges = {};
+  if (options.restart !== undefined) {
+    if (options.restart !== 'sample' && options.restart !== 'split') throw new VqcodecError(`--restart must be sample or split (got '${options.restart}')`);
+    changes.restart = options.restart;
+  }
+  const threshold = numberOption('--dead-code-threshold', options.deadCodeThreshold);
+  if (threshold !== undefined) changes.deadCodeThreshold = threshold;
+  return changes;
 }
 
 /** vqcodec train --data DIR --out RUN */
@@ -86,6 +99,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
   for (const [flag, key] of given) if (options[flag] !== undefined) Object.assign(changed, { [key]: trainOptions[key] });
   // Loss weights merge one by one: --resume --mel-weight 1 keeps the run's waveform weight.
   if (Object.keys(givenLossWeights(options)).length > 0) changed.lossWeights = givenLossWeights(options) as TrainOptions['lossWeights'];
+  const codeRestarts = givenCodeRestarts(options);
   await startBackend(options);
   let bar = progressBar(1, '');
   const codec = await train(config, trainOptions, options.resume ?? false, {
@@ -105,7 +119,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     onValidate(v) {
       if (!options.quiet) note(`\nvalidation at step ${v.step}: SI-SDR ${fixed(v.siSdr)} dB, STOI ${fixed(v.stoi, 3)}, mel distance ${fixed(v.melDistance, 3)}`);
     },
-  }, changed);
+  }, changed, codeRestarts);
   bar.stop();
   const modelDir = path.join(options.out, 'model');
   note(`model written to ${modelDir} (${codec.fingerprint})`);

@@ -11,7 +11,7 @@ import { Codec } from '../codec.js';
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readBundle, writeBundle, type Precision } from '../io/bundle.js';
-import { validateConfig, type CodecConfig } from '../model/config.js';
+import { validateConfig, type CodecConfig, type QuantizerConfig } from '../model/config.js';
 import type { NamedArrays } from '../model/params.js';
 import { VqVae } from '../model/vqvae.js';
 import { evaluateClip, summarize, UsageCounter } from '../eval/evaluate.js';
@@ -138,13 +138,34 @@ const CHECKPOINT = 'checkpoint.bin';
 const LOG = 'log.jsonl';
 
 /**
- * Trains (or resumes) a codec; returns the exported codec. A resumed run keeps its saved
- * options except the step budget, data, folder and worker count, and whatever `changed`
- * names (options a user set explicitly, e.g. a lower learning rate or other loss weights).
+ * Quantizer settings that change how codebooks are maintained during training but not the
+ * model's shape or weights, so a run may switch them when it resumes (e.g. to split restarts).
  */
-export async function train(config: CodecConfig, options: TrainOptions, resume: boolean, events: TrainEvents = {}, changed: Partial<TrainOptions> = {}): Promise<Codec> {
+export type CodeRestartChanges = Partial<Pick<QuantizerConfig, 'restart' | 'deadCodeThreshold'>>;
+
+function withCodeRestarts(config: CodecConfig, changes: CodeRestartChanges): CodecConfig {
+  const merged = { ...config, quantizer: { ...config.quantizer, ...changes } };
+  validateConfig(merged);
+  return merged;
+}
+
+/**
+ * Trains (or resumes) a codec; returns the exported codec. A resumed run keeps its saved
+ * options and config except the step budget, data, folder and worker count, whatever `changed`
+ * names (options a user set explicitly, e.g. a lower learning rate or other loss weights) and
+ * whatever `codeRestarts` sets.
+ */
+export async function train(
+  config: CodecConfig,
+  options: TrainOptions,
+  resume: boolean,
+  events: TrainEvents = {},
+  changed: Partial<TrainOptions> = {},
+  codeRestarts: CodeRestartChanges = {},
+): Promise<Codec> {
   validateTrainOptions(options);
   validateConfig(config);
+  config = withCodeRestarts(config, codeRestarts);
   const checkpointPath = path.join(options.outDir, CHECKPOINT);
   const logPath = path.join(options.outDir, LOG);
   await fs.mkdir(options.outDir, { recursive: true });
@@ -156,7 +177,7 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
   let opts = options;
   const hasCheckpoint = await fs.stat(checkpointPath).then(() => true, () => false);
   if (resume && hasCheckpoint) {
-    const restored = await loadCheckpoint(checkpointPath, { ...changed, steps: options.steps, data: options.data, outDir: options.outDir, workers: options.workers });
+    const restored = await loadCheckpoint(checkpointPath, { ...changed, steps: options.steps, data: options.data, outDir: options.outDir, workers: options.workers }, codeRestarts);
     model = restored.model;
     adam = restored.adam;
     random = restored.random;
@@ -288,15 +309,19 @@ async function saveCheckpoint(file: string, model: VqVae, adam: Adam, random: Ra
   });
 }
 
-async function loadCheckpoint(file: string, changed: Partial<TrainOptions> = {}): Promise<{ model: VqVae; adam: Adam; random: Random; step: number; options: TrainOptions }> {
+async function loadCheckpoint(
+  file: string,
+  changed: Partial<TrainOptions> = {},
+  codeRestarts: CodeRestartChanges = {},
+): Promise<{ model: VqVae; adam: Adam; random: Random; step: number; options: TrainOptions }> {
   const { meta, arrays } = await readBundle(file);
   if (meta.format !== 'vqcodec-checkpoint') throw new VqcodecError(`${file} is not a vqcodec training checkpoint`);
-  const config = meta.config as CodecConfig;
+  validateConfig(meta.config as CodecConfig);
+  const config = withCodeRestarts(meta.config as CodecConfig, codeRestarts);
   const saved = meta.options as TrainOptions;
   // Loss weights merge key by key, so changing one keeps the others the run was using.
   const options = { ...DEFAULT_TRAIN_OPTIONS, ...saved, ...changed, lossWeights: { ...DEFAULT_TRAIN_OPTIONS.lossWeights, ...saved.lossWeights, ...changed.lossWeights } };
   validateTrainOptions(options);
-  validateConfig(config);
   const model = new VqVae(config, options.seed);
   try {
     model.params.restore(arrays, file);
