@@ -260,6 +260,20 @@ test('bad input: train --config with an impossible value ({"strides":[1]})', asy
   await assertEmpty(out);
 });
 
+test('bad input: train --restart with an unknown way, or a negative --dead-code-threshold', async () => {
+  for (const [flag, value, message] of [['--restart', 'nearest', /--restart must be sample or split/], ['--dead-code-threshold', '-1', /deadCodeThreshold/]] as const) {
+    const out = await freshDir(`restart${value}`);
+    const r = cli('-q', 'train', '-d', FIXTURES, '-o', path.join(out, 'run'), '-p', 'tiny', '--steps', '1', flag, value);
+    assertOneLineError(r, message);
+    await assertEmpty(out);
+  }
+});
+
+test('bad input: eval --limit 0', async () => {
+  const r = cli('-q', 'eval', SPEECH_WAV, '--model', modelDir, '--limit', '0');
+  assertOneLineError(r, /--limit must be a positive integer/);
+});
+
 test('bad input: an unknown --backend', async () => {
   await expectFailure('backend', (out) => ['--backend', 'nope', 'encode', SPEECH_WAV, path.join(out, 'x.vqt'), '--model', modelDir], /backend 'nope'/);
 });

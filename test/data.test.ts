@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { VqcodecError } from '../src/errors.js';
-import { CropSampler, listAudio } from '../src/train/data.js';
+import { CropSampler, evenlySpaced, listAudio } from '../src/train/data.js';
 import { Random } from '../src/train/random.js';
 
 test('a manifest gives train, valid and test lists, paths relative to it; bad lines are rejected', async () => {
@@ -66,4 +66,16 @@ test('crops have the asked length, come from the clips, and are drawn in proport
   const share = (v: number) => (counts.get(v) ?? 0) / 400;
   assert.ok(Math.abs(share(1) - 30000 / 40100) < 0.08, `long clip share ${share(1)}`);
   assert.ok(Math.abs(share(2) - 10000 / 40100) < 0.08, `short clip share ${share(2)}`);
+});
+
+test('evenlySpaced picks n items across the whole list, first included, and all of a short list', () => {
+  const sources = [...Array(30).fill('a'), ...Array(60).fill('b'), ...Array(10).fill('c')].map((s, i) => `${s}${i}`);
+  const picked = evenlySpaced(sources, 10);
+  assert.equal(picked.length, 10);
+  assert.equal(picked[0], 'a0');
+  assert.equal(new Set(picked).size, 10, 'no item twice');
+  // Each source gets its share: 3 of a, 6 of b, 1 of c.
+  assert.deepEqual(['a', 'b', 'c'].map((s) => picked.filter((p) => p.startsWith(s)).length), [3, 6, 1]);
+  assert.deepEqual(evenlySpaced(['x', 'y'], 5), ['x', 'y']);
+  assert.throws(() => evenlySpaced(sources, 0), VqcodecError);
 });

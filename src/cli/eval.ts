@@ -7,7 +7,7 @@ import { parseBaselines, requireTools } from '../eval/baselines.js';
 import { evaluateClip, evaluateReference, summarize, UsageCounter, type ClipReport, type Summary, type UsageReport } from '../eval/evaluate.js';
 import { plotRateQuality } from '../eval/plot.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { AUDIO_EXTENSIONS, listAudio } from '../train/data.js';
+import { AUDIO_EXTENSIONS, evenlySpaced, listAudio } from '../train/data.js';
 import { intListOption, intOption, loadCodec, type GlobalOptions } from './common.js';
 import { fixed, note, progressBar, table } from './ui.js';
 
@@ -60,20 +60,15 @@ async function expandInputs(inputs: string[], split: string, limit?: number): Pr
   return limit === undefined ? files : evenlySpaced(files, limit);
 }
 
-/** `n` files spread evenly over the list (a quick evaluation that still covers every source). */
-function evenlySpaced(files: string[], n: number): string[] {
-  if (!(Number.isInteger(n) && n > 0)) throw new VqcodecError(`--limit must be a positive integer (got ${n})`);
-  if (n >= files.length) return files;
-  return Array.from({ length: n }, (_, i) => files[Math.floor((i * files.length) / n)]);
-}
-
 /** vqcodec eval FILES/FOLDERS [--codebooks 1,2,4,8] [--baseline opus:6,codec2:1200] [--json] [--out DIR] */
 export async function evalCommand(inputs: string[], options: EvalOptions): Promise<void> {
   // Bad specs and missing programs are reported before any work is done.
   const baselines = options.baseline === undefined ? [] : parseBaselines(options.baseline);
   requireTools(baselines);
   const codec = await loadCodec({ ...options, quiet: options.quiet || options.json });
-  const files = await expandInputs(inputs, options.split ?? 'test', intOption('--limit', options.limit));
+  const limit = intOption('--limit', options.limit);
+  if (limit !== undefined && limit < 1) throw new VqcodecError(`--limit must be a positive integer (got ${limit})`);
+  const files = await expandInputs(inputs, options.split ?? 'test', limit);
   const counts = intListOption('--codebooks', options.codebooks) ?? [codec.numCodebooks];
   const results: EvalResult[] = [];
   const bar = progressBar(files.length * (counts.length + baselines.length), 'eval |{bar}| {value}/{total} files | {file}', { file: '' });

@@ -38,6 +38,16 @@ export async function listAudio(source: string, validFraction = 0.1): Promise<Fi
   return { train: train.length > 0 ? train : files, valid, test: [] };
 }
 
+/**
+ * `n` items spread evenly over the list, first included (all of it when n ≥ its length): a small
+ * evaluation or validation set that still covers every source of a manifest sorted by source.
+ */
+export function evenlySpaced<T>(items: readonly T[], n: number): T[] {
+  if (!(Number.isInteger(n) && n > 0)) throw new VqcodecError(`the number of items to pick must be a positive integer (got ${n})`);
+  if (n >= items.length) return [...items];
+  return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)]);
+}
+
 async function readManifest(manifest: string): Promise<FileLists> {
   const base = path.dirname(manifest);
   const lists: FileLists = { train: [], valid: [], test: [] };

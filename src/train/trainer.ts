@@ -16,7 +16,7 @@ import type { NamedArrays } from '../model/params.js';
 import { VqVae } from '../model/vqvae.js';
 import { evaluateClip, summarize, UsageCounter } from '../eval/evaluate.js';
 import { Adam } from './adam.js';
-import { CropSampler, listAudio, loadClips, type Clip } from './data.js';
+import { CropSampler, evenlySpaced, listAudio, loadClips, type Clip } from './data.js';
 import { Random } from './random.js';
 import { DataParallel } from './parallel.js';
 import { trainStep, type LossWeights, type StepStats } from './step.js';
@@ -43,7 +43,7 @@ export interface TrainOptions {
   logEvery: number;
   validateEvery: number;
   checkpointEvery: number;
-  /** At most this many validation clips, each cut to validSeconds. */
+  /** At most this many validation clips, spread evenly over the valid split, each cut to validSeconds. */
   validClips: number;
   validSeconds: number;
   seed: number;
@@ -64,7 +64,8 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'outDir'> = {
   logEvery: 10,
   validateEvery: 500,
   checkpointEvery: 200,
-  validClips: 8,
+  // 8 clips tracked the test split badly (SI-SDR fell on them while it rose on 500 test files).
+  validClips: 32,
   validSeconds: 4,
   seed: 1,
   workers: Math.min(2, availableParallelism()),
@@ -197,7 +198,7 @@ export async function train(
   const sampleRate = model.config.sampleRate;
   const lists = await listAudio(opts.data);
   const train = await loadClips(lists.train, sampleRate);
-  const valid = await loadClips(lists.valid.slice(0, opts.validClips), sampleRate);
+  const valid = await loadClips(lists.valid.length > 0 ? evenlySpaced(lists.valid, opts.validClips) : [], sampleRate);
   const validClips: Clip[] = valid.clips.map((c) => ({ ...c, samples: c.samples.subarray(0, Math.round(opts.validSeconds * sampleRate)) }));
   const sampler = new CropSampler(train.clips);
   const cropLength = Math.round((opts.cropSeconds * sampleRate) / model.hop) * model.hop;
