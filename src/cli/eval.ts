@@ -30,6 +30,8 @@ export interface EvalResult {
   numCodebooks: number;
   files: ClipReport[];
   total: Summary;
+  /** Totals per manifest `source` (when the files came from a manifest that names more than one). */
+  bySource?: Record<string, Summary>;
   codebookUsage: UsageReport[];
 }
 
@@ -41,10 +43,12 @@ export interface BaselineResult {
   title: string;
   files: ClipReport[];
   total: Summary;
+  bySource?: Record<string, Summary>;
 }
 
-async function expandInputs(inputs: string[], split: string, limit?: number): Promise<string[]> {
+async function expandInputs(inputs: string[], split: string, limit?: number): Promise<{ files: string[]; sources: Map<string, string> }> {
   const files: string[] = [];
+  const sources = new Map<string, string>();
   for (const input of inputs) {
     const stat = await fs.stat(input).catch(() => undefined);
     if (stat === undefined) throw new VqcodecError(`no such file or folder: ${input}`);
@@ -53,11 +57,24 @@ async function expandInputs(inputs: string[], split: string, limit?: number): Pr
     } else if (input.endsWith('.jsonl')) {
       const lists = await listAudio(input);
       if (!(split in lists)) throw new VqcodecError(`--split must be train, valid or test (got '${split}')`);
-      files.push(...lists[split as keyof typeof lists]);
+      files.push(...lists[split as 'train' | 'valid' | 'test']);
+      lists.sources?.forEach((source, file) => sources.set(file, source));
     } else files.push(input);
   }
   if (files.length === 0) throw new VqcodecError(`no audio files (${AUDIO_EXTENSIONS.join(', ')}) found`);
-  return limit === undefined ? files : evenlySpaced(files, limit);
+  return { files: limit === undefined ? files : evenlySpaced(files, limit), sources };
+}
+
+/** Totals per source, or undefined when the files do not come from at least two named sources. */
+function summarizeBySource(reports: ClipReport[], sources: Map<string, string>, sampleRate: number): Record<string, Summary> | undefined {
+  const groups = new Map<string, ClipReport[]>();
+  for (const r of reports) {
+    const source = sources.get(r.name);
+    if (source === undefined) return undefined;
+    groups.set(source, [...(groups.get(source) ?? []), r]);
+  }
+  if (groups.size < 2) return undefined;
+  return Object.fromEntries([...groups.keys()].sort().map((source) => [source, summarize(groups.get(source)!, sampleRate)]));
 }
 
 /** vqcodec eval FILES/FOLDERS [--codebooks 1,2,4,8] [--baseline opus:6,codec2:1200] [--json] [--out DIR] */
@@ -68,7 +85,7 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
   const codec = await loadCodec({ ...options, quiet: options.quiet || options.json });
   const limit = intOption('--limit', options.limit);
   if (limit !== undefined && limit < 1) throw new VqcodecError(`--limit must be a positive integer (got ${limit})`);
-  const files = await expandInputs(inputs, options.split ?? 'test', limit);
+  const { files, sources } = await expandInputs(inputs, options.split ?? 'test', limit);
   const counts = intListOption('--codebooks', options.codebooks) ?? [codec.numCodebooks];
   const results: EvalResult[] = [];
   const bar = progressBar(files.length * (counts.length + baselines.length), 'eval |{bar}| {value}/{total} files | {file}', { file: '' });
@@ -89,7 +106,15 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
       }
       done++;
     }
-    results.push({ codec: 'vqcodec', model: codec.fingerprint, numCodebooks: n, files: reports, total: summarize(reports, codec.sampleRate), codebookUsage: usage.report() });
+    results.push({
+      codec: 'vqcodec',
+      model: codec.fingerprint,
+      numCodebooks: n,
+      files: reports,
+      total: summarize(reports, codec.sampleRate),
+      bySource: summarizeBySource(reports, sources, codec.sampleRate),
+      codebookUsage: usage.report(),
+    });
   }
   const baselineResults: BaselineResult[] = [];
   for (const reference of baselines) {
@@ -105,7 +130,13 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
       }
       done++;
     }
-    baselineResults.push({ codec: reference.name, title: reference.title, files: reports, total: summarize(reports, codec.sampleRate) });
+    baselineResults.push({
+      codec: reference.name,
+      title: reference.title,
+      files: reports,
+      total: summarize(reports, codec.sampleRate),
+      bySource: summarizeBySource(reports, sources, codec.sampleRate),
+    });
   }
   bar.stop();
   const minutes = fixed(results[0].total.seconds / 60, 1);
@@ -138,6 +169,17 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
       ...results.map((r) => row(`vqcodec ${r.numCodebooks} codebook(s)`, r.total, minPerplexity(r))),
       ...baselineResults.map((b) => row(b.title, b.total)),
     ]));
+  }
+  const bySource = results[0].bySource;
+  if (bySource !== undefined) {
+    const columns = [
+      ...results.map((r) => ({ name: `vqcodec ${r.numCodebooks}`, summaries: r.bySource! })),
+      ...baselineResults.map((b) => ({ name: b.title, summaries: b.bySource! })),
+    ];
+    console.log('\nby source: STOI / SI-SDR dB');
+    console.log(table(['source', 'files', 'min', ...columns.map((c) => c.name)], Object.entries(bySource).map(([source, t]) => [
+      source, String(t.files), fixed(t.seconds / 60, 1), ...columns.map((c) => `${fixed(c.summaries[source].stoi, 3)} / ${fixed(c.summaries[source].siSdr, 1)}`),
+    ])));
   }
   if (!perFile && !options.quiet) note(`per-file rows are left out for ${files.length} files: --json has them`);
   if (options.plot && !options.quiet) note(`rate–quality plot written to ${options.plot}`);

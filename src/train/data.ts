@@ -16,6 +16,8 @@ export interface FileLists {
   valid: string[];
   /** Held-out files (manifests only): for evaluation, never for training. */
   test: string[];
+  /** Each file's `source` field (manifests only, where given): evaluation reports per source. */
+  sources?: Map<string, string>;
 }
 
 /**
@@ -50,11 +52,11 @@ export function evenlySpaced<T>(items: readonly T[], n: number): T[] {
 
 async function readManifest(manifest: string): Promise<FileLists> {
   const base = path.dirname(manifest);
-  const lists: FileLists = { train: [], valid: [], test: [] };
+  const lists: FileLists = { train: [], valid: [], test: [], sources: new Map() };
   const lines = (await fs.readFile(manifest, 'utf8')).split('\n');
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
-    let entry: { path?: string; split?: string };
+    let entry: { path?: string; split?: string; source?: unknown };
     try {
       entry = JSON.parse(line);
     } catch {
@@ -62,6 +64,7 @@ async function readManifest(manifest: string): Promise<FileLists> {
     }
     if (typeof entry.path !== 'string') throw new VqcodecError(`${manifest}:${i + 1} has no "path"`);
     const file = path.resolve(base, entry.path);
+    if (typeof entry.source === 'string') lists.sources!.set(file, entry.source);
     if (entry.split === 'valid') lists.valid.push(file);
     else if (entry.split === 'test') lists.test.push(file);
     else if (entry.split === undefined || entry.split === 'train') lists.train.push(file);
