@@ -285,6 +285,37 @@ test('a resume may switch how dead codes restart, and the checkpoint keeps the s
   await assert.rejects(train(CONFIG, options(run, { steps: 5 }), true, {}, {}, { deadCodeThreshold: -1 }), isVqcodecError(/deadCodeThreshold/));
 });
 
+test('GAN training resumes exactly (the discriminator and its Adam are in the checkpoint)', async () => {
+  const gan = { lossWeights: { waveform: 20, stft: 1, vq: 1, adversarial: 1, featureMatching: 2 } };
+  const straight = path.join(root, 'ganStraight');
+  (await train(CONFIG, options(straight, { steps: 4, ...gan }), false)).dispose();
+  const resumed = path.join(root, 'ganResumed');
+  (await train(CONFIG, options(resumed, { steps: 2, ...gan }), false)).dispose();
+  (await train(CONFIG, options(resumed, { steps: 4 }), true)).dispose();
+  const a = await readBundle(path.join(straight, 'checkpoint.bin'));
+  const b = await readBundle(path.join(resumed, 'checkpoint.bin'));
+  assert.ok(Object.keys(a.arrays).some((k) => k.startsWith('discriminator:disc.')), 'discriminator weights saved');
+  assert.ok(Object.keys(a.arrays).some((k) => k.startsWith('discriminator:adam.m/')), 'discriminator moments saved');
+  assert.equal(b.meta.discriminatorAdamStep, 4);
+  assertSameArrays(a.arrays, b.arrays, 'GAN checkpoint');
+  const entries = trainEntries(await readLog(resumed));
+  assert.ok(entries.every((e) => e.adversarial > 0 && e.featureMatching > 0 && e.discriminator > 0), 'GAN terms logged at every step');
+});
+
+test('a run may start GAN training on resume, with a fresh discriminator', async () => {
+  const run = path.join(root, 'ganLate');
+  (await train(CONFIG, options(run, { steps: 2 }), false)).dispose();
+  assert.equal((await readBundle(path.join(run, 'checkpoint.bin'))).meta.discriminatorAdamStep, undefined);
+  (await train(CONFIG, options(run, { steps: 3 }), true, {}, { lossWeights: { adversarial: 1 } as never })).dispose();
+  const checkpoint = await readBundle(path.join(run, 'checkpoint.bin'));
+  assert.equal(checkpoint.meta.discriminatorAdamStep, 1);
+  assert.deepEqual(trainEntries(await readLog(run)).map((e) => e.discriminator > 0), [false, false, true]);
+  // The exported model holds the codec only.
+  const loaded = await Codec.load(path.join(run, 'model'));
+  assert.ok(!Object.keys(loaded.model.params.snapshot()).some((n) => n.includes('disc')));
+  loaded.dispose();
+});
+
 test('the learning rate is constant until lrDecayFrom, then falls monotonically to LR_FLOOR × peak at the last step', () => {
   const o = { learningRate: 1e-3, lrDecayFrom: 100, steps: 200 };
   assert.equal(learningRateAt(1, { ...o, lrDecayFrom: undefined }), 1e-3);

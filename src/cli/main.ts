@@ -70,6 +70,8 @@ function program(): Command {
     .option('--stft <windows>', 'STFT loss window sizes, e.g. 512,1024,2048')
     .option('--waveform-weight <w>', 'weight of the waveform L1 loss (STFT and VQ terms weigh 1)')
     .option('--mel-weight <w>', 'weight of a log-mel L1 term inside the STFT loss (default 0: none)')
+    .option('--adversarial-weight <w>', 'train against a multi-resolution spectrogram discriminator: weight of the hinge adversarial term (default 0: no GAN)')
+    .option('--feature-weight <w>', 'weight of discriminator feature matching (default 0)')
     .option('--restart <how>', "where dead codes restart: sample (a recent encoder output) or split (beside a busy code); may change on --resume")
     .option('--dead-code-threshold <usage>', 'restart codes used less than this often (EMA of assignments per step; 0: never); may change on --resume')
     .option('--log-every <n>', 'steps between log lines')

@@ -26,6 +26,8 @@ export interface TrainCommandOptions extends GlobalOptions {
   workers?: string;
   waveformWeight?: string;
   melWeight?: string;
+  adversarialWeight?: string;
+  featureWeight?: string;
   restart?: string;
   deadCodeThreshold?: string;
   resume?: boolean;
@@ -53,8 +55,12 @@ function givenLossWeights(options: TrainCommandOptions): Partial<TrainOptions['l
   const weights: Partial<TrainOptions['lossWeights']> = {};
   const waveform = numberOption('--waveform-weight', options.waveformWeight);
   const mel = numberOption('--mel-weight', options.melWeight);
+  const adversarial = numberOption('--adversarial-weight', options.adversarialWeight);
+  const featureMatching = numberOption('--feature-weight', options.featureWeight);
   if (waveform !== undefined) weights.waveform = waveform;
   if (mel !== undefined) weights.mel = mel;
+  if (adversarial !== undefined) weights.adversarial = adversarial;
+  if (featureMatching !== undefined) weights.featureMatching = featureMatching;
   return weights;
 }
 
@@ -113,7 +119,8 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
       const payload = { loss: fixed(stats.total, 4), speed: fixed(stats.audioSecondsPerSecond, 2), ...(log ? { ppl: log.perplexity.map((p) => p.toFixed(0)).join('/') } : {}) };
       bar.update(step, payload);
       if (log && !process.stderr.isTTY && !options.quiet) {
-        note(`step ${step} loss ${fixed(log.total, 4)} (L1 ${fixed(log.waveform, 4)}, STFT ${fixed(log.stft, 3)}, commit ${fixed(log.commitment, 4)}) perplexity ${log.perplexity.map((p) => p.toFixed(0)).join('/')} dead ${log.deadCodes.join('/')} ${fixed(log.audioSecondsPerSecond, 2)} audio-s/s`);
+        const gan = log.discriminator > 0 ? `, adv ${fixed(log.adversarial, 3)}, FM ${fixed(log.featureMatching, 3)}, disc ${fixed(log.discriminator, 3)}` : '';
+        note(`step ${step} loss ${fixed(log.total, 4)} (L1 ${fixed(log.waveform, 4)}, STFT ${fixed(log.stft, 3)}, commit ${fixed(log.commitment, 4)}${gan}) perplexity ${log.perplexity.map((p) => p.toFixed(0)).join('/')} dead ${log.deadCodes.join('/')} ${fixed(log.audioSecondsPerSecond, 2)} audio-s/s`);
       }
     },
     onValidate(v) {

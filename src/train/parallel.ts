@@ -6,15 +6,18 @@
  * batch; all replicas (the main thread included) compute gradients and codebook
  * statistics on their shard; the main thread averages gradients (weighted by shard
  * size), adds statistics, and applies Adam and the codebook update to its model, which
- * stays the one source of truth (checkpoints and resume are unchanged).
+ * stays the one source of truth (checkpoints and resume are unchanged). In GAN training the
+ * discriminator's weights travel and its gradients come back the same way.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Worker } from 'node:worker_threads';
 import { ResidualVectorQuantizer, mergeStatistics, type BatchStatistics } from '../model/quantizer.js';
 import type { CodecConfig } from '../model/config.js';
+import type { ParamStore } from '../model/params.js';
 import type { VqVae } from '../model/vqvae.js';
 import type { Adam } from './adam.js';
-import { applyGradients, computeGradients, initQuantizerIfNeeded, lossRecord, type LossWeights, type StepStats } from './step.js';
+import type { DiscriminatorShape } from './discriminator.js';
+import { applyGradients, computeGradients, initQuantizerIfNeeded, lossRecord, type Adversary, type LossWeights, type StepStats } from './step.js';
 
 /** What a worker needs to compute one shard's gradients. */
 export interface ShardRequest {
@@ -25,12 +28,19 @@ export interface ShardRequest {
   numActive: number;
   lossWeights: LossWeights;
   stftWindows: number[];
+  /** The discriminator's trainable weights (GAN training only). */
+  discriminatorWeights?: Float32Array;
 }
 
-/** A worker's answer: gradients flattened in trainable order (absent ones marked), losses, statistics. */
-export interface ShardReply {
+/** Gradients flattened in trainable order, with absent ones marked. */
+export interface FlatGradients {
   grads: Float32Array;
   present: boolean[];
+}
+
+/** A worker's answer: gradients (and the discriminator's, in GAN training), losses, statistics. */
+export interface ShardReply extends FlatGradients {
+  discriminator?: FlatGradients;
   losses: Float32Array;
   stats: BatchStatistics;
   /** The worker's live tensor count after the step (a leak check). */
@@ -43,9 +53,9 @@ export function replicaParameterNames(model: VqVae): string[] {
   return model.params.names().filter((n) => !ResidualVectorQuantizer.isTrainingState(n));
 }
 
-/** Copies the replica parameters into one flat array (fixed order). */
-export function packWeights(model: VqVae, names: string[]): Float32Array {
-  const vars = names.map((n) => model.params.get(n));
+/** Copies the named parameters into one flat array (fixed order). */
+export function packWeights(params: ParamStore, names: string[]): Float32Array {
+  const vars = names.map((n) => params.get(n));
   const out = new Float32Array(vars.reduce((s, v) => s + v.size, 0));
   let offset = 0;
   for (const v of vars) {
@@ -55,16 +65,49 @@ export function packWeights(model: VqVae, names: string[]): Float32Array {
   return out;
 }
 
-export function unpackWeights(model: VqVae, names: string[], flat: Float32Array): void {
+export function unpackWeights(params: ParamStore, names: string[], flat: Float32Array): void {
   // Inside tidy: assign() shares the new tensor's data, and the tensor itself must be released.
   tf.tidy(() => {
     let offset = 0;
     for (const name of names) {
-      const v = model.params.get(name);
+      const v = params.get(name);
       v.assign(tf.tensor(flat.subarray(offset, offset + v.size), v.shape, 'float32'));
       offset += v.size;
     }
   });
+}
+
+/** Flattens gradients by name in the order of `vars` (absent ones marked, their slots left 0). */
+export function flattenGradients(vars: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>): FlatGradients {
+  const flat = new Float32Array(Object.values(vars).reduce((s, v) => s + v.size, 0));
+  const present: boolean[] = [];
+  let offset = 0;
+  for (const [name, v] of Object.entries(vars)) {
+    const g = grads[name];
+    present.push(g !== undefined);
+    if (g !== undefined) flat.set(g.dataSync() as Float32Array, offset);
+    offset += v.size;
+  }
+  return { grads: flat, present };
+}
+
+/** The size-weighted mean of this replica's gradients and the workers' (the full batch's gradient). */
+function meanGradients(vars: Record<string, tf.Variable>, own: Record<string, tf.Tensor>, others: FlatGradients[], sizes: number[], rows: number): Record<string, tf.Tensor> {
+  const mean: Record<string, tf.Tensor> = {};
+  let offset = 0;
+  for (const [index, [name, v]] of Object.entries(vars).entries()) {
+    if (own[name] !== undefined) {
+      mean[name] = tf.tidy(() => {
+        let sum = tf.mul(own[name], sizes[0] / rows);
+        others.forEach((reply, i) => {
+          if (reply.present[index]) sum = tf.add(sum, tf.mul(tf.tensor(reply.grads.subarray(offset, offset + v.size), v.shape), sizes[i + 1] / rows));
+        });
+        return sum;
+      });
+    }
+    offset += v.size;
+  }
+  return mean;
 }
 
 /**
@@ -84,11 +127,11 @@ export class DataParallel {
     private readonly names: string[],
   ) {}
 
-  /** Starts `replicas − 1` worker threads (the main thread is a replica too). */
-  static async start(model: VqVae, replicas: number, backend: string): Promise<DataParallel> {
+  /** Starts `replicas − 1` worker threads (the main thread is a replica too); `discriminator` for GAN training. */
+  static async start(model: VqVae, replicas: number, backend: string, discriminator?: DiscriminatorShape): Promise<DataParallel> {
     const workers: Worker[] = [];
     for (let i = 1; i < replicas; i++) {
-      const worker = new Worker(workerScript(), { workerData: { config: model.config as CodecConfig, backend } });
+      const worker = new Worker(workerScript(), { workerData: { config: model.config as CodecConfig, backend, discriminator } });
       await new Promise<void>((resolve, reject) => {
         worker.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
         worker.once('error', reject);
@@ -116,6 +159,7 @@ export class DataParallel {
     lossWeights: LossWeights,
     stftWindows: number[],
     random: () => number,
+    adversary?: Adversary,
   ): Promise<StepStats> {
     const full = tf.tensor2d(batch, [rows, length]);
     initQuantizerIfNeeded(model, full, random);
@@ -123,7 +167,9 @@ export class DataParallel {
     // Shards as equal as possible; the main thread takes the first.
     const sizes = Array.from({ length: this.replicas }, (_, i) => Math.floor(rows / this.replicas) + (i < rows % this.replicas ? 1 : 0));
     const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
-    const weights = packWeights(model, this.names);
+    const weights = packWeights(model.params, this.names);
+    const discParams = adversary?.discriminator.params;
+    const discWeights = discParams ? packWeights(discParams, Object.keys(discParams.trainableVariables())) : undefined;
     const replies = this.workers.map((worker, i) => {
       const w = i + 1;
       const request: ShardRequest = {
@@ -134,39 +180,30 @@ export class DataParallel {
         numActive,
         lossWeights,
         stftWindows,
+        discriminatorWeights: discWeights?.slice(),
       };
+      const transfer = [request.weights.buffer, request.shard.buffer, ...(request.discriminatorWeights ? [request.discriminatorWeights.buffer] : [])] as ArrayBuffer[];
       return new Promise<ShardReply>((resolve, reject) => {
         worker.once('message', (reply: ShardReply) => (reply.error ? reject(new Error(reply.error)) : resolve(reply)));
-        worker.postMessage(request, [request.weights.buffer as ArrayBuffer, request.shard.buffer as ArrayBuffer]);
+        worker.postMessage(request, transfer);
       });
     });
     const mine = tf.tensor2d(batch.subarray(0, sizes[0] * length), [sizes[0], length]);
-    const own = computeGradients(model, mine, numActive, lossWeights, stftWindows);
+    const own = computeGradients(model, mine, numActive, lossWeights, stftWindows, adversary?.discriminator);
     mine.dispose();
     const others = await Promise.all(replies);
     this.workerTensors = others.map((r) => r.tensors);
 
     // Weighted mean of the shard gradients = the gradient of the full batch's mean loss.
-    const vars = model.params.trainableVariables();
-    const grads: Record<string, tf.Tensor> = {};
-    let offset = 0;
-    for (const [index, [name, v]] of Object.entries(vars).entries()) {
-      if (own.grads[name] !== undefined) {
-        grads[name] = tf.tidy(() => {
-          let sum = tf.mul(own.grads[name], sizes[0] / rows);
-          others.forEach((reply, i) => {
-            if (reply.present[index]) sum = tf.add(sum, tf.mul(tf.tensor(reply.grads.subarray(offset, offset + v.size), v.shape), sizes[i + 1] / rows));
-          });
-          return sum;
-        });
-      }
-      offset += v.size;
-    }
+    const grads = meanGradients(model.params.trainableVariables(), own.grads, others, sizes, rows);
+    const discGrads = adversary && own.discriminatorGrads
+      ? meanGradients(adversary.discriminator.params.trainableVariables(), own.discriminatorGrads, others.map((r) => r.discriminator!), sizes, rows)
+      : undefined;
     const stats = mergeStatistics([own.stats, ...others.map((r) => r.stats)]);
-    const { gradNorm, counts } = applyGradients(model, optimizer, grads, stats, own.residuals, random);
+    const { gradNorm, counts } = applyGradients(model, optimizer, grads, stats, own.residuals, random, adversary, discGrads);
     const losses = new Float32Array(own.losses.length);
     [own.losses, ...others.map((r) => r.losses)].forEach((l, i) => l.forEach((v, j) => (losses[j] += (v * sizes[i]) / rows)));
-    tf.dispose([...Object.values(grads), ...Object.values(own.grads), ...own.residuals]);
+    tf.dispose([...Object.values(grads), ...Object.values(discGrads ?? {}), ...Object.values(own.grads), ...Object.values(own.discriminatorGrads ?? {}), ...own.residuals]);
     return { ...lossRecord(losses), gradNorm, numActive, counts };
   }
 

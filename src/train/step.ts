@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BatchStatistics } from '../model/quantizer.js';
 import type { VqVae } from '../model/vqvae.js';
 import type { Adam } from './adam.js';
+import { adversarialLoss, discriminatorLoss, featureMatchingLoss, type SpectrogramDiscriminator } from './discriminator.js';
 import { multiResolutionStftLoss, waveformL1 } from './losses.js';
 
 export interface LossWeights {
@@ -16,10 +17,28 @@ export interface LossWeights {
   mel?: number;
   /** Scales codebook + commitment losses. */
   vq: number;
+  /** Hinge adversarial term against a SpectrogramDiscriminator; absent or 0: none. */
+  adversarial?: number;
+  /** Feature matching on the discriminator's activations; absent or 0: none. */
+  featureMatching?: number;
 }
 
-/** The loss parts, in the order of StepStats' fields. */
-export const LOSS_PARTS = ['total', 'waveform', 'stft', 'codebook', 'commitment'] as const;
+/** Whether these weights train against a discriminator (GAN training). */
+export function usesDiscriminator(weights: LossWeights): boolean {
+  return (weights.adversarial ?? 0) > 0 || (weights.featureMatching ?? 0) > 0;
+}
+
+/** The discriminator and its own optimizer, when training adversarially. */
+export interface Adversary {
+  discriminator: SpectrogramDiscriminator;
+  optimizer: Adam;
+}
+
+/**
+ * The loss parts, in the order of StepStats' fields. `total` is the codec's (generator's) loss;
+ * `discriminator` is the discriminator's hinge loss (0, like the two terms before it, without GAN).
+ */
+export const LOSS_PARTS = ['total', 'waveform', 'stft', 'codebook', 'commitment', 'adversarial', 'featureMatching', 'discriminator'] as const;
 
 export interface StepStats {
   total: number;
@@ -27,6 +46,9 @@ export interface StepStats {
   stft: number;
   codebook: number;
   commitment: number;
+  adversarial: number;
+  featureMatching: number;
+  discriminator: number;
   gradNorm: number;
   numActive: number;
   /** Assignment counts of this batch, per active codebook. */
@@ -49,6 +71,8 @@ export function computeLosses(model: VqVae, batch: tf.Tensor2D, numActive: numbe
 export interface ShardGradients {
   /** By parameter name; codebooks beyond numActive (quantizer dropout) have none. */
   grads: Record<string, tf.Tensor>;
+  /** The discriminator's gradients by parameter name (GAN training only). */
+  discriminatorGrads?: Record<string, tf.Tensor>;
   /** LOSS_PARTS values on this shard. */
   losses: Float32Array;
   stats: BatchStatistics;
@@ -56,26 +80,67 @@ export interface ShardGradients {
   residuals: tf.Tensor2D[];
 }
 
-/** Forward and backward on one shard. The caller disposes `grads` and `residuals`. */
-export function computeGradients(model: VqVae, batch: tf.Tensor2D, numActive: number, weights: LossWeights, stftWindows: number[]): ShardGradients {
+/** Gradients keyed by parameter name instead of variable name; absent ones left out. */
+function byParameterName(vars: Record<string, tf.Variable>, grads: tf.NamedTensorMap): Record<string, tf.Tensor> {
+  const out: Record<string, tf.Tensor> = {};
+  for (const [name, v] of Object.entries(vars)) if (grads[v.name] != null) out[name] = grads[v.name];
+  return out;
+}
+
+/**
+ * Forward and backward on one shard. With a discriminator, the codec's loss gains the
+ * adversarial and feature-matching terms (the discriminator's weights held fixed), then the
+ * discriminator's hinge loss on this batch and the decoded audio gives its own gradients.
+ * The caller disposes `grads`, `discriminatorGrads` and `residuals`.
+ */
+export function computeGradients(
+  model: VqVae,
+  batch: tf.Tensor2D,
+  numActive: number,
+  weights: LossWeights,
+  stftWindows: number[],
+  discriminator?: SpectrogramDiscriminator,
+): ShardGradients {
+  const gan = usesDiscriminator(weights);
+  if (gan && discriminator === undefined) throw new Error('computeGradients: adversarial loss weights need a discriminator');
   const vars = model.params.trainableVariables();
   let parts: tf.Tensor1D | undefined;
   let codes: tf.Tensor2D | undefined;
+  let decoded: tf.Tensor2D | undefined;
   let residuals: tf.Tensor2D[] = [];
   const { value, grads } = tf.variableGrads(() => {
     const { total, waveform, stft, out } = computeLosses(model, batch, numActive, weights, stftWindows);
+    let generatorTotal = total;
+    let adversarial = tf.scalar(0);
+    let featureMatching = tf.scalar(0);
+    if (gan) {
+      const real = discriminator!.apply(batch);
+      const fake = discriminator!.apply(out.reconstruction);
+      adversarial = adversarialLoss(fake);
+      featureMatching = featureMatchingLoss(real, fake);
+      generatorTotal = tf.addN([total, tf.mul(adversarial, weights.adversarial ?? 0), tf.mul(featureMatching, weights.featureMatching ?? 0)]) as tf.Scalar;
+      decoded = tf.keep(out.reconstruction);
+    }
     // Kept past variableGrads' tidy: read once per step, and needed for the codebook update.
-    parts = tf.keep(tf.stack([total, waveform, stft, out.codebookLoss, out.commitmentLoss]) as tf.Tensor1D);
+    parts = tf.keep(tf.stack([generatorTotal, waveform, stft, out.codebookLoss, out.commitmentLoss, adversarial, featureMatching]) as tf.Tensor1D);
     codes = tf.keep(out.codes);
     residuals = out.residuals.map((r) => tf.keep(r));
-    return total;
+    return generatorTotal;
   }, Object.values(vars));
-  const byName: Record<string, tf.Tensor> = {};
-  for (const [name, v] of Object.entries(vars)) if (grads[v.name] != null) byName[name] = grads[v.name];
   const stats = model.quantizer.batchStatistics(residuals, codes!);
-  const losses = parts!.dataSync() as Float32Array;
+  const losses = new Float32Array(LOSS_PARTS.length);
+  losses.set(parts!.dataSync() as Float32Array);
   tf.dispose([value, parts!, codes!]);
-  return { grads: byName, losses, stats, residuals };
+  let discriminatorGrads: Record<string, tf.Tensor> | undefined;
+  if (gan) {
+    // The decoded audio is a constant here: this step trains the discriminator only.
+    const discVars = discriminator!.params.trainableVariables();
+    const d = tf.variableGrads(() => discriminatorLoss(discriminator!.apply(batch), discriminator!.apply(decoded!)), Object.values(discVars));
+    discriminatorGrads = byParameterName(discVars, d.grads);
+    losses[LOSS_PARTS.indexOf('discriminator')] = d.value.dataSync()[0];
+    tf.dispose([d.value, decoded!]);
+  }
+  return { grads: byParameterName(vars, grads), discriminatorGrads, losses, stats, residuals };
 }
 
 /** Adam on the (averaged) gradients, then the codebook update from the (merged) statistics. */
@@ -86,7 +151,12 @@ export function applyGradients(
   stats: BatchStatistics,
   recent: tf.Tensor2D[],
   random: () => number,
+  adversary?: Adversary,
+  discriminatorGrads?: Record<string, tf.Tensor>,
 ): { gradNorm: number; counts: Int32Array[] } {
+  if (adversary !== undefined && discriminatorGrads !== undefined) {
+    adversary.optimizer.apply(adversary.discriminator.params.trainableVariables(), discriminatorGrads).dispose();
+  }
   const norm = optimizer.apply(model.params.trainableVariables(), grads);
   const counts = model.quantizer.applyStatistics(stats, recent, random);
   const gradNorm = norm.dataSync()[0];
@@ -108,15 +178,16 @@ export function trainStep(
   weights: LossWeights,
   stftWindows: number[],
   random: () => number,
+  adversary?: Adversary,
 ): StepStats {
   initQuantizerIfNeeded(model, batch, random);
-  const shard = computeGradients(model, batch, numActive, weights, stftWindows);
-  const { gradNorm, counts } = applyGradients(model, optimizer, shard.grads, shard.stats, shard.residuals, random);
-  tf.dispose([...Object.values(shard.grads), ...shard.residuals]);
+  const shard = computeGradients(model, batch, numActive, weights, stftWindows, adversary?.discriminator);
+  const { gradNorm, counts } = applyGradients(model, optimizer, shard.grads, shard.stats, shard.residuals, random, adversary, shard.discriminatorGrads);
+  tf.dispose([...Object.values(shard.grads), ...Object.values(shard.discriminatorGrads ?? {}), ...shard.residuals]);
   return { ...lossRecord(shard.losses), gradNorm, numActive, counts };
 }
 
 export function lossRecord(losses: ArrayLike<number>): Pick<StepStats, (typeof LOSS_PARTS)[number]> {
-  const [total, waveform, stft, codebook, commitment] = Array.from(losses);
-  return { total, waveform, stft, codebook, commitment };
+  const values = Array.from(losses);
+  return Object.fromEntries(LOSS_PARTS.map((part, i) => [part, values[i] ?? 0])) as Pick<StepStats, (typeof LOSS_PARTS)[number]>;
 }

@@ -19,7 +19,8 @@ import { Adam } from './adam.js';
 import { CropSampler, evenlySpaced, listAudio, loadClips, type Clip } from './data.js';
 import { Random } from './random.js';
 import { DataParallel } from './parallel.js';
-import { trainStep, type LossWeights, type StepStats } from './step.js';
+import { SpectrogramDiscriminator } from './discriminator.js';
+import { trainStep, usesDiscriminator, type Adversary, type LossWeights, type StepStats } from './step.js';
 import { backendName } from '../backend.js';
 
 export interface TrainOptions {
@@ -80,6 +81,10 @@ export interface StepLog {
   stft: number;
   codebook: number;
   commitment: number;
+  /** GAN training only (0 otherwise): the codec's adversarial and feature-matching terms, the discriminator's hinge loss. */
+  adversarial: number;
+  featureMatching: number;
+  discriminator: number;
   gradNorm: number;
   learningRate: number;
   audioSecondsPerSecond: number;
@@ -120,7 +125,7 @@ export function validateTrainOptions(o: TrainOptions): void {
     fail(`the learning-rate decay must start at a step from 0 to steps − 1 (got ${o.lrDecayFrom} with ${o.steps} steps)`);
   }
   const w = o.lossWeights;
-  if (![w.waveform, w.stft, w.vq, w.mel ?? 0].every((v) => Number.isFinite(v) && v >= 0)) fail(`loss weights must be finite and ≥ 0 (got ${JSON.stringify(w)})`);
+  if (![w.waveform, w.stft, w.vq, w.mel ?? 0, w.adversarial ?? 0, w.featureMatching ?? 0].every((v) => Number.isFinite(v) && v >= 0)) fail(`loss weights must be finite and ≥ 0 (got ${JSON.stringify(w)})`);
   for (const key of ['logEvery', 'validateEvery', 'checkpointEvery'] as const) if (!positiveInt(o[key])) fail(`${key} must be a positive integer (got ${o[key]})`);
   if (!o.stftWindows.every((w) => positiveInt(w) && w % 4 === 0)) fail(`STFT windows must be positive multiples of 4 (got ${o.stftWindows})`);
 }
@@ -174,6 +179,7 @@ export async function train(
   let model: VqVae;
   let adam: Adam;
   let random: Random;
+  let discriminatorState: DiscriminatorState | undefined;
   let startStep = 0;
   let opts = options;
   const hasCheckpoint = await fs.stat(checkpointPath).then(() => true, () => false);
@@ -182,6 +188,7 @@ export async function train(
     model = restored.model;
     adam = restored.adam;
     random = restored.random;
+    discriminatorState = restored.discriminatorState;
     startStep = restored.step;
     opts = restored.options;
     await truncateLog(logPath, startStep);
@@ -203,6 +210,12 @@ export async function train(
   const sampler = new CropSampler(train.clips);
   const cropLength = Math.round((opts.cropSeconds * sampleRate) / model.hop) * model.hop;
   if (cropLength < Math.max(...opts.stftWindows)) throw new VqcodecError(`crops of ${cropLength} samples are shorter than the largest STFT window (${Math.max(...opts.stftWindows)})`);
+  // GAN training: a discriminator (fresh, or the checkpoint's) with its own Adam.
+  const adversary = usesDiscriminator(opts.lossWeights) ? makeAdversary(opts, discriminatorState) : undefined;
+  if (adversary && cropLength < adversary.discriminator.minLength) {
+    adversary.discriminator.dispose();
+    throw new VqcodecError(`crops of ${cropLength} samples are shorter than the discriminator's largest STFT window (${adversary.discriminator.minLength})`);
+  }
   events.onStart?.({
     startStep,
     steps: opts.steps,
@@ -217,21 +230,22 @@ export async function train(
   const dropout = model.config.quantizer.quantizerDropout;
   let windowStart = performance.now();
   let windowSteps = 0;
-  let stepsSinceLog: { total: number; waveform: number; stft: number; codebook: number; commitment: number; gradNorm: number }[] = [];
+  let stepsSinceLog: StepStats[] = [];
   const runStart = performance.now();
-  const parallel = opts.workers > 1 ? await DataParallel.start(model, opts.workers, backendName() ?? 'wasm') : undefined;
+  const parallel = opts.workers > 1 ? await DataParallel.start(model, opts.workers, backendName() ?? 'wasm', adversary?.discriminator.shape) : undefined;
   try {
     for (let step = startStep + 1; step <= opts.steps; step++) {
       const samples = sampler.sample(opts.batchSize, cropLength, random);
       adam.options.learningRate = learningRateAt(step, opts);
+      if (adversary) adversary.optimizer.options.learningRate = learningRateAt(step, opts);
       // Quantizer dropout (SoundStream): some batches train the first n codebooks only, so every prefix decodes well.
       const numActive = random.next() < dropout ? 1 + random.int(numCodebooks) : numCodebooks;
       let stats: StepStats;
       if (parallel) {
-        stats = await parallel.step(model, adam, samples, opts.batchSize, cropLength, numActive, opts.lossWeights, opts.stftWindows, random.next);
+        stats = await parallel.step(model, adam, samples, opts.batchSize, cropLength, numActive, opts.lossWeights, opts.stftWindows, random.next, adversary);
       } else {
         const batch = tf.tensor2d(samples, [opts.batchSize, cropLength]);
-        stats = trainStep(model, adam, batch, numActive, opts.lossWeights, opts.stftWindows, random.next);
+        stats = trainStep(model, adam, batch, numActive, opts.lossWeights, opts.stftWindows, random.next, adversary);
         batch.dispose();
       }
       if (!Number.isFinite(stats.total)) throw new VqcodecError(`training diverged at step ${step} (loss ${stats.total}); try a lower --lr`);
@@ -243,7 +257,7 @@ export async function train(
 
       let log: StepLog | undefined;
       if (step % opts.logEvery === 0 || step === opts.steps) {
-        const mean = (k: keyof (typeof stepsSinceLog)[number]) => stepsSinceLog.reduce((s, x) => s + x[k], 0) / stepsSinceLog.length;
+        const mean = (k: Exclude<keyof StepStats, 'counts'>) => stepsSinceLog.reduce((s, x) => s + x[k], 0) / stepsSinceLog.length;
         const health = usage.report();
         log = {
           type: 'train',
@@ -254,6 +268,9 @@ export async function train(
           stft: mean('stft'),
           codebook: mean('codebook'),
           commitment: mean('commitment'),
+          adversarial: mean('adversarial'),
+          featureMatching: mean('featureMatching'),
+          discriminator: mean('discriminator'),
           gradNorm: mean('gradNorm'),
           learningRate: adam.options.learningRate,
           audioSecondsPerSecond,
@@ -274,13 +291,15 @@ export async function train(
         events.onValidate?.(entry);
       }
       if (step % opts.checkpointEvery === 0 || step === opts.steps) {
-        await saveCheckpoint(checkpointPath, model, adam, random, step, opts);
+        await saveCheckpoint(checkpointPath, model, adam, random, step, opts, adversary);
         if (step !== opts.steps) await Codec.fromModel(model).save(path.join(options.outDir, 'model'));
         events.onCheckpoint?.(step, checkpointPath);
       }
     }
   } finally {
     await parallel?.close();
+    adversary?.discriminator.dispose();
+    adversary?.optimizer.dispose();
   }
   const codec = Codec.fromModel(model);
   await codec.save(path.join(options.outDir, 'model'));
@@ -300,21 +319,49 @@ function validate(model: VqVae, clips: Clip[], step: number): ValidLog {
   return { type: 'valid', step, siSdr: s.siSdr, stoi: s.stoi, melDistance: s.melDistance, perplexity: usage.report().map((u) => u.perplexity) };
 }
 
-async function saveCheckpoint(file: string, model: VqVae, adam: Adam, random: Random, step: number, options: TrainOptions): Promise<void> {
+/** Checkpoint arrays of the discriminator and its optimizer carry this prefix. */
+const DISCRIMINATOR_PREFIX = 'discriminator:';
+
+interface DiscriminatorState {
+  /** Its weights and Adam moments, prefix removed. */
+  arrays: NamedArrays;
+  adamStep: number;
+}
+
+function makeAdversary(opts: TrainOptions, state?: DiscriminatorState): Adversary {
+  const discriminator = new SpectrogramDiscriminator(opts.seed);
+  // β1 = 0.5, β2 = 0.9: the usual GAN setting (EnCodec), so the discriminator follows a moving target closely.
+  const optimizer = new Adam({ learningRate: opts.learningRate, beta1: 0.5, beta2: 0.9, epsilon: 1e-8, clipNorm: opts.clipNorm });
+  if (state !== undefined) {
+    try {
+      discriminator.params.restore(state.arrays, 'the checkpoint\'s discriminator');
+    } catch (err) {
+      discriminator.dispose();
+      throw new VqcodecError((err as Error).message);
+    }
+    optimizer.restore(state.adamStep, state.arrays);
+  }
+  return { discriminator, optimizer };
+}
+
+async function saveCheckpoint(file: string, model: VqVae, adam: Adam, random: Random, step: number, options: TrainOptions, adversary?: Adversary): Promise<void> {
   const optimizer = adam.snapshot();
   const arrays: NamedArrays = { ...model.params.snapshot(), ...optimizer.arrays };
   model.quantizer.usage.forEach((u, q) => (arrays[`usage/${q}`] = { shape: [u.length], data: u }));
-  await writeBundle(file, {
-    meta: { format: 'vqcodec-checkpoint', version: 1, step, adamStep: optimizer.step, random: random.state, config: model.config, options },
-    arrays,
-  });
+  const meta: Record<string, unknown> = { format: 'vqcodec-checkpoint', version: 1, step, adamStep: optimizer.step, random: random.state, config: model.config, options };
+  if (adversary) {
+    const discOptimizer = adversary.optimizer.snapshot();
+    for (const [name, a] of Object.entries({ ...adversary.discriminator.params.snapshot(), ...discOptimizer.arrays })) arrays[DISCRIMINATOR_PREFIX + name] = a;
+    meta.discriminatorAdamStep = discOptimizer.step;
+  }
+  await writeBundle(file, { meta, arrays });
 }
 
 async function loadCheckpoint(
   file: string,
   changed: Partial<TrainOptions> = {},
   codeRestarts: CodeRestartChanges = {},
-): Promise<{ model: VqVae; adam: Adam; random: Random; step: number; options: TrainOptions }> {
+): Promise<{ model: VqVae; adam: Adam; random: Random; step: number; options: TrainOptions; discriminatorState?: DiscriminatorState }> {
   const { meta, arrays } = await readBundle(file);
   if (meta.format !== 'vqcodec-checkpoint') throw new VqcodecError(`${file} is not a vqcodec training checkpoint`);
   validateConfig(meta.config as CodecConfig);
@@ -333,7 +380,13 @@ async function loadCheckpoint(
   model.quantizer.usage.forEach((u, q) => u.set(arrays[`usage/${q}`].data));
   const adam = new Adam({ learningRate: options.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, clipNorm: options.clipNorm });
   adam.restore(meta.adamStep as number, arrays);
-  return { model, adam, random: new Random(meta.random as number), step: meta.step as number, options };
+  // A run that trained without a discriminator has none: enabling GAN on resume starts a fresh one.
+  let discriminatorState: DiscriminatorState | undefined;
+  if (typeof meta.discriminatorAdamStep === 'number') {
+    const own = Object.entries(arrays).filter(([key]) => key.startsWith(DISCRIMINATOR_PREFIX));
+    discriminatorState = { arrays: Object.fromEntries(own.map(([key, a]) => [key.slice(DISCRIMINATOR_PREFIX.length), a])), adamStep: meta.discriminatorAdamStep };
+  }
+  return { model, adam, random: new Random(meta.random as number), step: meta.step as number, options, discriminatorState };
 }
 
 /** Exports the model of a run's latest checkpoint (a run folder or a checkpoint file) as a codec folder. */

@@ -4,36 +4,33 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend.js';
 import type { CodecConfig } from '../model/config.js';
 import { VqVae } from '../model/vqvae.js';
-import { replicaParameterNames, unpackWeights, type ShardReply, type ShardRequest } from './parallel.js';
+import { SpectrogramDiscriminator, type DiscriminatorShape } from './discriminator.js';
+import { flattenGradients, replicaParameterNames, unpackWeights, type ShardReply, type ShardRequest } from './parallel.js';
 import { computeGradients } from './step.js';
 
 const port = parentPort!;
-const { config, backend } = workerData as { config: CodecConfig; backend: string };
+const { config, backend, discriminator: discriminatorShape } = workerData as { config: CodecConfig; backend: string; discriminator?: DiscriminatorShape };
 
 try {
   await initBackend(backend);
   const model = new VqVae(config);
   const names = replicaParameterNames(model);
-  const vars = Object.entries(model.params.trainableVariables());
+  // GAN training: a discriminator whose weights arrive with every request.
+  const discriminator = discriminatorShape ? new SpectrogramDiscriminator(1, discriminatorShape) : undefined;
+  const discNames = discriminator ? Object.keys(discriminator.params.trainableVariables()) : [];
   port.postMessage({ ready: true });
   port.on('message', (request: ShardRequest) => {
     try {
-      unpackWeights(model, names, request.weights);
+      unpackWeights(model.params, names, request.weights);
+      if (discriminator && request.discriminatorWeights) unpackWeights(discriminator.params, discNames, request.discriminatorWeights);
       const batch = tf.tensor2d(request.shard, [request.rows, request.length]);
-      const shard = computeGradients(model, batch, request.numActive, request.lossWeights, request.stftWindows);
+      const shard = computeGradients(model, batch, request.numActive, request.lossWeights, request.stftWindows, discriminator);
       batch.dispose();
-      const grads = new Float32Array(vars.reduce((s, [, v]) => s + v.size, 0));
-      const present: boolean[] = [];
-      let offset = 0;
-      for (const [name, v] of vars) {
-        const g = shard.grads[name];
-        present.push(g !== undefined);
-        if (g !== undefined) grads.set(g.dataSync() as Float32Array, offset);
-        offset += v.size;
-      }
-      tf.dispose([...Object.values(shard.grads), ...shard.residuals]);
-      const reply: ShardReply = { grads, present, losses: shard.losses, stats: shard.stats, tensors: tf.memory().numTensors };
-      port.postMessage(reply, [grads.buffer]);
+      const own = flattenGradients(model.params.trainableVariables(), shard.grads);
+      const disc = discriminator && shard.discriminatorGrads ? flattenGradients(discriminator.params.trainableVariables(), shard.discriminatorGrads) : undefined;
+      tf.dispose([...Object.values(shard.grads), ...Object.values(shard.discriminatorGrads ?? {}), ...shard.residuals]);
+      const reply: ShardReply = { ...own, discriminator: disc, losses: shard.losses, stats: shard.stats, tensors: tf.memory().numTensors };
+      port.postMessage(reply, [own.grads.buffer, ...(disc ? [disc.grads.buffer] : [])] as ArrayBuffer[]);
     } catch (err) {
       port.postMessage({ error: (err as Error).message });
     }
