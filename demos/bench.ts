@@ -3,7 +3,9 @@
  * forward GFLOP per audio-second, and the peak memory of streaming-encoding a long file.
  *
  *   npm run bench -- [--config file.json | --preset name] [--backends wasm,cpu] [--steps N]
- *                    [--long-minutes M] [--skip-long] [--json out.json] [--workers N] [--profile]
+ *                    [--long-minutes M] [--skip-long] [--json out.json] [--workers N] [--profile] [--gan]
+ *
+ * --gan also times training steps against the spectrogram discriminator (adversarial training).
  *
  * Figures go to stdout as a table; the last stdout line is one JSON object (compare run to run).
  * Progress goes to stderr. The long-file figures come from child processes of their own
@@ -27,6 +29,7 @@ import { encodeWavFile } from '../src/streamFiles.js';
 import { Adam } from '../src/train/adam.js';
 import { DataParallel } from '../src/train/parallel.js';
 import { Random } from '../src/train/random.js';
+import { SpectrogramDiscriminator } from '../src/train/discriminator.js';
 import { trainStep } from '../src/train/step.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -35,6 +38,7 @@ const BATCH = 8;
 const CROP_SECONDS = 1;
 const STFT_WINDOWS = [512, 1024, 2048];
 const LOSS_WEIGHTS = { waveform: 1, stft: 1, vq: 1 };
+const GAN_LOSS_WEIGHTS = { ...LOSS_WEIGHTS, adversarial: 0.5, featureMatching: 1 };
 /** Length of the signal whose encode/decode real-time factor is measured, and repetitions. */
 const CODING_SECONDS = 60;
 const CODING_REPEATS = 3;
@@ -93,6 +97,8 @@ class SpeechLike {
 interface TrainFigures {
   backend: string;
   workers: number;
+  /** Trained against the discriminator too. */
+  gan: boolean;
   warmupSteps: number;
   timedSteps: number;
   medianStepSeconds: number;
@@ -121,10 +127,15 @@ async function measureTraining(
   config: CodecConfig,
   backend: string,
   workers: number,
-  options: { warmup: number; steps: number; forwardGflopPerStep: number; profile: boolean },
+  options: { warmup: number; steps: number; forwardGflopPerStep: number; profile: boolean; gan?: boolean },
 ): Promise<TrainFigures | { backend: string; workers: number; unavailable: string }> {
   await initBackend(backend);
   const model = new VqVae(config, 1);
+  const gan = options.gan === true;
+  const adversary = gan
+    ? { discriminator: new SpectrogramDiscriminator(1), optimizer: new Adam({ learningRate: 1e-3, beta1: 0.5, beta2: 0.9, epsilon: 1e-8, clipNorm: 1 }) }
+    : undefined;
+  const weights = gan ? GAN_LOSS_WEIGHTS : LOSS_WEIGHTS;
   const adam = new Adam({ learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, clipNorm: 1 });
   const random = new Random(1234);
   const cropLength = Math.round(CROP_SECONDS * config.sampleRate);
@@ -136,16 +147,16 @@ async function measureTraining(
   try {
     if (workers > 1) {
       try {
-        parallel = await DataParallel.start(model, workers, backend);
+        parallel = await DataParallel.start(model, workers, backend, adversary?.discriminator.shape);
       } catch (err) {
         return { backend, workers, unavailable: `data-parallel training: not available (${String((err as Error)?.message ?? err).slice(0, 200)})` };
       }
     }
     const step = async () =>
       parallel
-        ? parallel.step(model, adam, data, BATCH, cropLength, numActive, LOSS_WEIGHTS, STFT_WINDOWS, random.next)
-        : trainStep(model, adam, batch, numActive, LOSS_WEIGHTS, STFT_WINDOWS, random.next);
-    const label = `${backend}${workers > 1 ? ` × ${workers} workers` : ''}`;
+        ? parallel.step(model, adam, data, BATCH, cropLength, numActive, weights, STFT_WINDOWS, random.next, adversary)
+        : trainStep(model, adam, batch, numActive, weights, STFT_WINDOWS, random.next, adversary);
+    const label = `${backend}${workers > 1 ? ` × ${workers} workers` : ''}${gan ? ' + GAN' : ''}`;
     for (let i = 0; i < options.warmup; i++) {
       const t0 = performance.now();
       await step();
@@ -164,6 +175,7 @@ async function measureTraining(
     const figures: TrainFigures = {
       backend,
       workers,
+      gan,
       warmupSteps: options.warmup,
       timedSteps: options.steps,
       medianStepSeconds: round(med, 3),
@@ -181,6 +193,8 @@ async function measureTraining(
     batch.dispose();
     adam.dispose();
     model.dispose();
+    adversary?.discriminator.dispose();
+    adversary?.optimizer.dispose();
   }
 }
 
@@ -379,6 +393,7 @@ async function main(): Promise<void> {
       json: { type: 'string' },
       workers: { type: 'string' },
       profile: { type: 'boolean' },
+      gan: { type: 'boolean' },
       'coding-seconds': { type: 'string' },
       torch: { type: 'boolean' },
       // child mode
@@ -434,6 +449,13 @@ async function main(): Promise<void> {
       training.push(result);
     }
   }
+  if (values.gan) {
+    // The adversarial step's cost, with the same replicas as the headline figure.
+    progress(`training against the discriminator on ${backends[0]}`);
+    const result = await measureTraining(config, backends[0]!, workers, { warmup: 2, steps: positiveInt('--steps', values.steps, 10), forwardGflopPerStep, profile: false, gan: true });
+    if ('unavailable' in result) notes.push(result.unavailable);
+    else training.push(result);
+  }
   const trainPeakRssMB = peakRssMB();
 
   // Encode / decode real-time factor on the first backend.
@@ -479,7 +501,8 @@ async function main(): Promise<void> {
   }
 
   // The report. The headline training figure: the first backend, with --workers replicas when measured.
-  const first = training.find((t) => t.backend === backends[0] && t.workers === workers) ?? training[0]!;
+  const first = training.find((t) => t.backend === backends[0] && t.workers === workers && !t.gan) ?? training[0]!;
+  const withGan = training.find((t) => t.gan);
   const single = training[0]!;
   const threads = await wasmThreads(backends[0]!);
   const out: string[] = [];
@@ -489,7 +512,7 @@ async function main(): Promise<void> {
     table(
       ['training (batch 8 × 1 s)', 'steps', 'median step s', 'audio-s/s', 'GFLOP/s (3× fwd)', 'tensors before→after', 'growth/step', 'peak RSS MB'],
       training.map((t) => [
-        `${t.backend}${t.workers > 1 ? ` × ${t.workers} workers` : ''}`,
+        `${t.backend}${t.workers > 1 ? ` × ${t.workers} workers` : ''}${t.gan ? ' + GAN' : ''}`,
         `${t.warmupSteps}+${t.timedSteps}`,
         t.medianStepSeconds,
         t.audioSecPerSec,
@@ -501,6 +524,7 @@ async function main(): Promise<void> {
     ),
   );
   out.push(`achieved GFLOP/s counts a training step as 3 × its forward FLOPs (backward ≈ 2 × forward); forward ${forwardGflopPerStep.toFixed(2)} GFLOP per step`);
+  if (withGan) out.push(`+ GAN: the codec's FLOPs only (the discriminator's are not counted); a GAN step takes ${round(withGan.medianStepSeconds / first.medianStepSeconds, 2)}× a plain one`);
   if (parallelNote) out.push(parallelNote);
   for (const note of notes) out.push(note);
   for (const t of training) {
@@ -543,6 +567,7 @@ async function main(): Promise<void> {
     trainAudioSecPerSec: first.audioSecPerSec,
     trainAudioSecPerSecSingleProcess: single.audioSecPerSec,
     trainStepSeconds: first.medianStepSeconds,
+    trainGanStepSeconds: withGan?.medianStepSeconds ?? null,
     trainGflops: first.achievedGflops,
     tensorGrowthPerStep: first.tensorGrowthPerStep,
     encodeRTF: coding.encodeRTF,
