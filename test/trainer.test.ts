@@ -285,6 +285,12 @@ test('a resume may switch how dead codes restart, and the checkpoint keeps the s
   await assert.rejects(train(CONFIG, options(run, { steps: 5 }), true, {}, {}, { deadCodeThreshold: -1 }), isVqcodecError(/deadCodeThreshold/));
 });
 
+test('validClips 0 trains without validating', async () => {
+  const run = path.join(root, 'noValidation');
+  (await train(CONFIG, options(run, { steps: 1, validClips: 0, validateEvery: 1 }), false)).dispose();
+  assert.deepEqual((await readLog(run)).map((e) => e.type), ['train']);
+});
+
 test('GAN training resumes exactly (the discriminator and its Adam are in the checkpoint)', async () => {
   const gan = { lossWeights: { waveform: 20, stft: 1, vq: 1, adversarial: 1, featureMatching: 2 } };
   const straight = path.join(root, 'ganStraight');

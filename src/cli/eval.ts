@@ -71,7 +71,9 @@ function summarizeBySource(reports: ClipReport[], sources: Map<string, string>, 
   for (const r of reports) {
     const source = sources.get(r.name);
     if (source === undefined) return undefined;
-    groups.set(source, [...(groups.get(source) ?? []), r]);
+    const group = groups.get(source);
+    if (group) group.push(r);
+    else groups.set(source, [r]);
   }
   if (groups.size < 2) return undefined;
   return Object.fromEntries([...groups.keys()].sort().map((source) => [source, summarize(groups.get(source)!, sampleRate)]));

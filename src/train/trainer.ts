@@ -205,7 +205,8 @@ export async function train(
   const sampleRate = model.config.sampleRate;
   const lists = await listAudio(opts.data);
   const train = await loadClips(lists.train, sampleRate);
-  const valid = await loadClips(lists.valid.length > 0 ? evenlySpaced(lists.valid, opts.validClips) : [], sampleRate);
+  // validClips 0 turns validation off.
+  const valid = await loadClips(opts.validClips > 0 ? evenlySpaced(lists.valid, opts.validClips) : [], sampleRate);
   const validClips: Clip[] = valid.clips.map((c) => ({ ...c, samples: c.samples.subarray(0, Math.round(opts.validSeconds * sampleRate)) }));
   const sampler = new CropSampler(train.clips);
   const cropLength = Math.round((opts.cropSeconds * sampleRate) / model.hop) * model.hop;
