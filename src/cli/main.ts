@@ -80,6 +80,7 @@ function program(): Command {
     .option('--seed <n>', 'random seed')
     .option('--workers <n>', 'data-parallel worker threads (default: cores, at most 2)')
     .option('--resume', 'continue the run in --out from its checkpoint')
+    .option('--init <model-dir>', 'start from a saved model\'s weights and config (fine-tuning; fresh optimizer)')
     .option('--plot', 'write curves.svg into the run folder at the end')
     .action((o) => trainCommand({ ...globals(), ...o }));
   p.command('export')

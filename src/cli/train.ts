@@ -31,6 +31,7 @@ export interface TrainCommandOptions extends GlobalOptions {
   restart?: string;
   deadCodeThreshold?: string;
   resume?: boolean;
+  init?: string;
   plot?: boolean;
 }
 
@@ -95,7 +96,9 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     seed: intOption('--seed', options.seed) ?? d.seed,
     workers: intOption('--workers', options.workers) ?? d.workers,
     lossWeights: { ...d.lossWeights, ...givenLossWeights(options) },
+    ...(options.init !== undefined ? { initFrom: options.init } : {}),
   };
+  if (options.init !== undefined && (options.config !== undefined || options.preset !== undefined)) throw new VqcodecError('--init takes the model\'s own config: leave out --config and --preset');
   // On --resume, only what was given explicitly replaces the run's saved options.
   const changed: Partial<TrainOptions> = {};
   const given: [keyof TrainCommandOptions, keyof TrainOptions][] = [

@@ -50,6 +50,11 @@ export interface TrainOptions {
   seed: number;
   /** Data-parallel replicas (worker threads); 1 trains in this thread only. */
   workers: number;
+  /**
+   * A model directory whose weights start a new run (fine-tuning: fresh optimizer, step 0); its
+   * config replaces the one given. Unset: random initialisation.
+   */
+  initFrom?: string;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'outDir'> = {
@@ -195,7 +200,7 @@ export async function train(
   } else {
     if (resume) throw new VqcodecError(`nothing to resume: no ${CHECKPOINT} in ${options.outDir}`);
     if (hasCheckpoint) throw new VqcodecError(`${options.outDir} already holds a training run: pass --resume to continue it, or choose another --out`);
-    model = new VqVae(config, opts.seed);
+    model = opts.initFrom !== undefined ? await modelFromDirectory(opts.initFrom, codeRestarts, opts.seed) : new VqVae(config, opts.seed);
     adam = new Adam({ learningRate: opts.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, clipNorm: opts.clipNorm });
     random = new Random(opts.seed);
     await writeFileAtomic(logPath, '');
@@ -306,6 +311,18 @@ export async function train(
   await codec.save(path.join(options.outDir, 'model'));
   adam.dispose();
   return codec;
+}
+
+/** A trainable copy of a saved codec: its weights, its config with `codeRestarts` applied. */
+async function modelFromDirectory(dir: string, codeRestarts: CodeRestartChanges, seed: number): Promise<VqVae> {
+  const saved = (await Codec.load(dir)).model;
+  const model = new VqVae(withCodeRestarts(saved.config, codeRestarts), seed);
+  try {
+    model.loadArrays(saved.inferenceArrays(), dir);
+  } finally {
+    saved.dispose();
+  }
+  return model;
 }
 
 function validate(model: VqVae, clips: Clip[], step: number): ValidLog {
