@@ -152,10 +152,11 @@ async function measureTraining(
         return { backend, workers, unavailable: `data-parallel training: not available (${String((err as Error)?.message ?? err).slice(0, 200)})` };
       }
     }
+    const ctx = { model, optimizer: adam, losses: { weights, stftWindows: STFT_WINDOWS }, random: random.next, adversary };
     const step = async () =>
       parallel
-        ? parallel.step(model, adam, data, BATCH, cropLength, numActive, weights, STFT_WINDOWS, random.next, adversary)
-        : trainStep(model, adam, batch, numActive, weights, STFT_WINDOWS, random.next, adversary);
+        ? parallel.step(ctx, { samples: data, rows: BATCH, length: cropLength }, numActive)
+        : trainStep(ctx, batch, numActive);
     const label = `${backend}${workers > 1 ? ` × ${workers} workers` : ''}${gan ? ' + GAN' : ''}`;
     for (let i = 0; i < options.warmup; i++) {
       const t0 = performance.now();

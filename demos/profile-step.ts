@@ -18,7 +18,7 @@ const model = new VqVae(makeConfig(PRESETS[values.preset!]));
 const adam = new Adam({ learningRate: 3e-4, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, clipNorm: 1 });
 const random = new Random(1);
 const batch = tf.tidy(() => tf.mul(tf.randomNormal([8, 16000], 0, 1, 'float32', 1), 0.1)) as tf.Tensor2D;
-const step = () => trainStep(model, adam, batch, model.quantizer.numCodebooks, { waveform: 1, stft: 1, vq: 1 }, [512, 1024, 2048], random.next);
+const step = () => trainStep({ model, optimizer: adam, losses: { weights: { waveform: 1, stft: 1, vq: 1 }, stftWindows: [512, 1024, 2048] }, random: random.next }, batch, model.quantizer.numCodebooks);
 step(); // warm-up (k-means init, kernel set-up)
 const started = performance.now();
 const profile = await tf.profile(() => void step());

@@ -118,7 +118,7 @@ test('codec steps against a discriminator: every loss part is reported, both net
   const tensors: number[] = [];
   let last;
   for (let i = 0; i < 4; i++) {
-    last = trainStep(model, adam, batch, 2, GAN, [64, 128], random.next, adversary);
+    last = trainStep({ model, optimizer: adam, losses: { weights: GAN, stftWindows: [64, 128] }, random: random.next, adversary }, batch, 2);
     tensors.push(tf.memory().numTensors);
   }
   assert.ok(last!.adversarial > 0 && last!.featureMatching > 0 && last!.discriminator > 0, JSON.stringify(last));
@@ -130,13 +130,13 @@ test('codec steps against a discriminator: every loss part is reported, both net
   assert.ok(Object.keys(model.params.trainableVariables()).some((n) => moved(before.codec, after.codec, n)), 'the codec moved');
   assert.equal(tensors[3], tensors[1], `tensor count per step: ${tensors.join(', ')}`);
   // The adversarial term alone reaches the codec: through the discriminator, the decoder and (straight through) the encoder.
-  const onlyAdversarial = computeGradients(model, batch, 2, { waveform: 0, stft: 0, vq: 0, adversarial: 1 }, [64, 128], disc);
+  const onlyAdversarial = computeGradients(model, batch, 2, { weights: { waveform: 0, stft: 0, vq: 0, adversarial: 1 }, stftWindows: [64, 128] }, disc);
   const norms = Object.fromEntries(Object.entries(onlyAdversarial.grads).map(([n, g]) => [n, tf.tidy(() => tf.norm(g).dataSync()[0])]));
   assert.ok(Object.entries(norms).some(([n, v]) => n.startsWith('decoder') && v > 0), 'decoder gradients');
   assert.ok(Object.entries(norms).some(([n, v]) => n.startsWith('encoder') && v > 0), 'encoder gradients');
   tf.dispose([...Object.values(onlyAdversarial.grads), ...Object.values(onlyAdversarial.discriminatorGrads!), ...onlyAdversarial.residuals]);
   // Asking for adversarial terms without a discriminator is a programming error, caught early.
-  assert.throws(() => computeGradients(model, batch, 2, GAN, [64, 128]), /discriminator/);
+  assert.throws(() => computeGradients(model, batch, 2, { weights: GAN, stftWindows: [64, 128] }), /discriminator/);
   batch.dispose();
   adam.dispose();
   adversary.optimizer.dispose();

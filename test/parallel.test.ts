@@ -39,8 +39,8 @@ test('two data-parallel replicas give the same losses and (to Adam’s step size
     let tensorsAfterFirst = 0;
     let workerTensorsAfterFirst: number[] = [];
     for (let step = 0; step < 3; step++) {
-      const a = trainStep(single, adamSingle, input, 2, WEIGHTS, WINDOWS, randomSingle.next);
-      const b = await dp.step(parallelModel, adamParallel, batch, ROWS, LENGTH, 2, WEIGHTS, WINDOWS, randomParallel.next);
+      const a = trainStep({ model: single, optimizer: adamSingle, losses: { weights: WEIGHTS, stftWindows: WINDOWS }, random: randomSingle.next }, input, 2);
+      const b = await dp.step({ model: parallelModel, optimizer: adamParallel, losses: { weights: WEIGHTS, stftWindows: WINDOWS }, random: randomParallel.next }, { samples: batch, rows: ROWS, length: LENGTH }, 2);
       // Same weights at step 0: equal to float rounding. Later steps start from weights that differ by Adam's step size.
       const tolerance = step === 0 ? 1e-4 : 1e-2;
       assert.ok(Math.abs(a.total - b.total) < tolerance * Math.max(1, a.total), `step ${step}: loss ${a.total} vs ${b.total}`);
@@ -85,8 +85,8 @@ test('GAN training: two replicas give the same losses and discriminator weights 
   try {
     const input = tf.tensor2d(batch, [ROWS, LENGTH]);
     for (let step = 0; step < 3; step++) {
-      const a = trainStep(single, adamSingle, input, 2, gan, WINDOWS, randomSingle.next, advSingle);
-      const b = await dp.step(parallelModel, adamParallel, batch, ROWS, LENGTH, 2, gan, WINDOWS, randomParallel.next, advParallel);
+      const a = trainStep({ model: single, optimizer: adamSingle, losses: { weights: gan, stftWindows: WINDOWS }, random: randomSingle.next, adversary: advSingle }, input, 2);
+      const b = await dp.step({ model: parallelModel, optimizer: adamParallel, losses: { weights: gan, stftWindows: WINDOWS }, random: randomParallel.next, adversary: advParallel }, { samples: batch, rows: ROWS, length: LENGTH }, 2);
       // Step 0 starts from the same weights: the discriminator and adversarial terms agree to float
       // rounding. Feature matching divides by the real activations' mean per shard, so shards average
       // a slightly different ratio than the whole batch gives; later steps start from weights that

@@ -87,7 +87,7 @@ function trainBriefly(head: 'polar' | 'cartesian', diagnostic: (s: string) => vo
   const totals: number[] = [];
   const tensors: number[] = [];
   for (let i = 0; i < 40; i++) {
-    totals.push(trainStep(model, adam, batch, 3, { waveform: 1, stft: 1, vq: 1 }, [64, 128], random.next).total);
+    totals.push(trainStep({ model, optimizer: adam, losses: { weights: { waveform: 1, stft: 1, vq: 1 }, stftWindows: [64, 128] }, random: random.next }, batch, 3).total);
     tensors.push(tf.memory().numTensors);
   }
   const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;

@@ -14,7 +14,7 @@ import type { NamedArrays } from '../src/model/params.js';
 import { VqVae } from '../src/model/vqvae.js';
 import { Adam } from '../src/train/adam.js';
 import { Random } from '../src/train/random.js';
-import { computeLosses, trainStep, type LossWeights } from '../src/train/step.js';
+import { codecLosses, trainStep, type LossWeights } from '../src/train/step.js';
 import { FIXTURES } from '../src/paths.js';
 
 
@@ -56,7 +56,7 @@ function train(model: VqVae, learningRate: number, steps: number, seed = 1): Run
   const tensorsAfter: number[] = [];
   const t0 = Date.now();
   for (let i = 0; i < steps; i++) {
-    const stats = trainStep(model, adam, batch, CONFIG.quantizer.numCodebooks, WEIGHTS, WINDOWS, random.next);
+    const stats = trainStep({ model: model, optimizer: adam, losses: { weights: WEIGHTS, stftWindows: WINDOWS }, random: random.next }, batch, CONFIG.quantizer.numCodebooks);
     totals.push(stats.total);
     tensorsAfter.push(tf.memory().numTensors);
   }
@@ -127,7 +127,7 @@ test('trainStep k-means-initialises the quantizer on its first step', () => {
   const before = model.quantizer.codebooks.map((b) => b.dataSync().slice());
   const batch = batchTensor();
   const adam = new Adam(adamOptions(0));
-  trainStep(model, adam, batch, 2, WEIGHTS, WINDOWS, new Random(2).next);
+  trainStep({ model, optimizer: adam, losses: { weights: WEIGHTS, stftWindows: WINDOWS }, random: new Random(2).next }, batch, 2);
   assert.equal(model.quantizer.needsInit(), false);
   model.quantizer.codebooks.forEach((b, q) => assert.ok(b.dataSync().some((v, i) => v !== before[q][i]), `codebook ${q} changed`));
   tf.dispose([batch]);
@@ -142,8 +142,8 @@ function lossAndGrads(model: VqVae): { parts: number[]; codes: number[]; grads: 
   let parts: tf.Tensor | undefined;
   let codes: tf.Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {
-    const { total, waveform, stft, out } = computeLosses(model, batch, CONFIG.quantizer.numCodebooks, WEIGHTS, WINDOWS);
-    parts = tf.keep(tf.stack([total, waveform, stft, out.codebookLoss, out.commitmentLoss]));
+    const { total, terms, out } = codecLosses(model, batch, CONFIG.quantizer.numCodebooks, { weights: WEIGHTS, stftWindows: WINDOWS });
+    parts = tf.keep(tf.stack([total, terms.waveform, terms.stft, terms.codebook, terms.commitment]));
     codes = tf.keep(out.codes);
     return total;
   }, Object.values(vars));
@@ -223,11 +223,11 @@ function stepWith(config: typeof CONFIG, numActive: number): { error: unknown; b
   const adam = new Adam(adamOptions(1e-2));
   const random = new Random(3);
   // First step initialises the codebooks (k-means); compare the codebooks across a second step.
-  trainStep(model, adam, batch, config.quantizer.numCodebooks, WEIGHTS, WINDOWS, random.next);
+  trainStep({ model: model, optimizer: adam, losses: { weights: WEIGHTS, stftWindows: WINDOWS }, random: random.next }, batch, config.quantizer.numCodebooks);
   const before = model.quantizer.codebooks.map((b) => b.dataSync().slice() as Float32Array);
   let error: unknown;
   try {
-    trainStep(model, adam, batch, numActive, WEIGHTS, WINDOWS, random.next);
+    trainStep({ model: model, optimizer: adam, losses: { weights: WEIGHTS, stftWindows: WINDOWS }, random: random.next }, batch, numActive);
   } catch (e) {
     error = e; // caught here: an escaping error makes the wasm backend print its whole source
   }

@@ -7,6 +7,7 @@ import { plotTrainingLog } from '../eval/plot.js';
 import { DEFAULT_TRAIN_OPTIONS, readLog, train, type CodeRestartChanges, type TrainOptions } from '../train/trainer.js';
 import { intListOption, intOption, numberOption, startBackend, type GlobalOptions } from './common.js';
 import { fixed, note, progressBar } from './ui.js';
+import { LOSS_PARTS, PART_LABELS } from '../train/lossTerms.js';
 
 export interface TrainCommandOptions extends GlobalOptions {
   data: string;
@@ -122,8 +123,9 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
       const payload = { loss: fixed(stats.total, 4), speed: fixed(stats.audioSecondsPerSecond, 2), ...(log ? { ppl: log.perplexity.map((p) => p.toFixed(0)).join('/') } : {}) };
       bar.update(step, payload);
       if (log && !process.stderr.isTTY && !options.quiet) {
-        const gan = log.discriminator > 0 ? `, adv ${fixed(log.adversarial, 3)}, FM ${fixed(log.featureMatching, 3)}, disc ${fixed(log.discriminator, 3)}` : '';
-        note(`step ${step} loss ${fixed(log.total, 4)} (L1 ${fixed(log.waveform, 4)}, STFT ${fixed(log.stft, 3)}, commit ${fixed(log.commitment, 4)}${gan}) perplexity ${log.perplexity.map((p) => p.toFixed(0)).join('/')} dead ${log.deadCodes.join('/')} ${fixed(log.audioSecondsPerSecond, 2)} audio-s/s`);
+        // Every term the run logs (those that are 0 here, like GAN terms without GAN, are left out).
+        const parts = LOSS_PARTS.filter((p) => p !== 'total' && log[p] !== 0).map((p) => `${PART_LABELS[p]} ${fixed(log[p], 4)}`);
+        note(`step ${step} loss ${fixed(log.total, 4)} (${parts.join(', ')}) perplexity ${log.perplexity.map((p) => p.toFixed(0)).join('/')} dead ${log.deadCodes.join('/')} ${fixed(log.audioSecondsPerSecond, 2)} audio-s/s`);
       }
     },
     onValidate(v) {

@@ -15,9 +15,9 @@ import { ResidualVectorQuantizer, mergeStatistics, type BatchStatistics } from '
 import type { CodecConfig } from '../model/config.js';
 import type { ParamStore } from '../model/params.js';
 import type { VqVae } from '../model/vqvae.js';
-import type { Adam } from './adam.js';
 import type { DiscriminatorShape } from './discriminator.js';
-import { applyGradients, computeGradients, initQuantizerIfNeeded, lossRecord, type Adversary, type LossWeights, type StepStats } from './step.js';
+import { lossRecord } from './lossTerms.js';
+import { applyGradients, computeGradients, initQuantizerIfNeeded, type LossSetup, type StepContext, type StepStats } from './step.js';
 
 /** What a worker needs to compute one shard's gradients. */
 export interface ShardRequest {
@@ -26,10 +26,16 @@ export interface ShardRequest {
   rows: number;
   length: number;
   numActive: number;
-  lossWeights: LossWeights;
-  stftWindows: number[];
+  losses: LossSetup;
   /** The discriminator's trainable weights (GAN training only). */
   discriminatorWeights?: Float32Array;
+}
+
+/** A batch of equal-length crops, row-major. */
+export interface Batch {
+  samples: Float32Array;
+  rows: number;
+  length: number;
 }
 
 /** Gradients flattened in trainable order, with absent ones marked. */
@@ -148,21 +154,11 @@ export class DataParallel {
     return this.workers.length + 1;
   }
 
-  /** One data-parallel step on `batch` ([rows, length] row-major). */
-  async step(
-    model: VqVae,
-    optimizer: Adam,
-    batch: Float32Array,
-    rows: number,
-    length: number,
-    numActive: number,
-    lossWeights: LossWeights,
-    stftWindows: number[],
-    random: () => number,
-    adversary?: Adversary,
-  ): Promise<StepStats> {
+  /** One data-parallel step on `batch` with the first numActive codebooks. */
+  async step(ctx: StepContext, { samples: batch, rows, length }: Batch, numActive: number): Promise<StepStats> {
+    const { model, adversary } = ctx;
     const full = tf.tensor2d(batch, [rows, length]);
-    initQuantizerIfNeeded(model, full, random);
+    initQuantizerIfNeeded(model, full, ctx.random);
     full.dispose();
     // Shards as equal as possible; the main thread takes the first.
     const sizes = Array.from({ length: this.replicas }, (_, i) => Math.floor(rows / this.replicas) + (i < rows % this.replicas ? 1 : 0));
@@ -178,8 +174,7 @@ export class DataParallel {
         rows: sizes[w],
         length,
         numActive,
-        lossWeights,
-        stftWindows,
+        losses: ctx.losses,
         discriminatorWeights: discWeights?.slice(),
       };
       const transfer = [request.weights.buffer, request.shard.buffer, ...(request.discriminatorWeights ? [request.discriminatorWeights.buffer] : [])] as ArrayBuffer[];
@@ -189,7 +184,7 @@ export class DataParallel {
       });
     });
     const mine = tf.tensor2d(batch.subarray(0, sizes[0] * length), [sizes[0], length]);
-    const own = computeGradients(model, mine, numActive, lossWeights, stftWindows, adversary?.discriminator);
+    const own = computeGradients(model, mine, numActive, ctx.losses, adversary?.discriminator);
     mine.dispose();
     const others = await Promise.all(replies);
     this.workerTensors = others.map((r) => r.tensors);
@@ -200,7 +195,7 @@ export class DataParallel {
       ? meanGradients(adversary.discriminator.params.trainableVariables(), own.discriminatorGrads, others.map((r) => r.discriminator!), sizes, rows)
       : undefined;
     const stats = mergeStatistics([own.stats, ...others.map((r) => r.stats)]);
-    const { gradNorm, counts } = applyGradients(model, optimizer, grads, stats, own.residuals, random, adversary, discGrads);
+    const { gradNorm, counts } = applyGradients(ctx, grads, stats, own.residuals, discGrads);
     const losses = new Float32Array(own.losses.length);
     [own.losses, ...others.map((r) => r.losses)].forEach((l, i) => l.forEach((v, j) => (losses[j] += (v * sizes[i]) / rows)));
     tf.dispose([...Object.values(grads), ...Object.values(discGrads ?? {}), ...Object.values(own.grads), ...Object.values(own.discriminatorGrads ?? {}), ...own.residuals]);

@@ -9,23 +9,14 @@ import type { VqVae } from '../model/vqvae.js';
 import type { Adam } from './adam.js';
 import { adversarialLoss, discriminatorLoss, featureMatchingLoss, type SpectrogramDiscriminator } from './discriminator.js';
 import { multiResolutionStftLoss, waveformL1 } from './losses.js';
+import { LOSS_PARTS, lossRecord, TERM_NAMES, usesDiscriminator, weightGroups, type LossTerm, type Losses, type LossWeights } from './lossTerms.js';
 
-export interface LossWeights {
-  waveform: number;
-  stft: number;
-  /** Log-mel L1 term inside the spectral loss (reported as part of 'stft'); absent or 0: none. */
-  mel?: number;
-  /** Scales codebook + commitment losses. */
-  vq: number;
-  /** Hinge adversarial term against a SpectrogramDiscriminator; absent or 0: none. */
-  adversarial?: number;
-  /** Feature matching on the discriminator's activations; absent or 0: none. */
-  featureMatching?: number;
-}
+export { usesDiscriminator, type LossWeights } from './lossTerms.js';
 
-/** Whether these weights train against a discriminator (GAN training). */
-export function usesDiscriminator(weights: LossWeights): boolean {
-  return (weights.adversarial ?? 0) > 0 || (weights.featureMatching ?? 0) > 0;
+/** How the codec's loss is made: the weights of its terms and the spectral loss's STFT windows. */
+export interface LossSetup {
+  weights: LossWeights;
+  stftWindows: number[];
 }
 
 /** The discriminator and its own optimizer, when training adversarially. */
@@ -34,38 +25,48 @@ export interface Adversary {
   optimizer: Adam;
 }
 
-/**
- * The loss parts, in the order of StepStats' fields. `total` is the codec's (generator's) loss;
- * `discriminator` is the discriminator's hinge loss (0, like the two terms before it, without GAN).
- */
-export const LOSS_PARTS = ['total', 'waveform', 'stft', 'codebook', 'commitment', 'adversarial', 'featureMatching', 'discriminator'] as const;
+/** Everything a step needs besides the batch: the model, how it learns, and its losses. */
+export interface StepContext {
+  model: VqVae;
+  optimizer: Adam;
+  losses: LossSetup;
+  random: () => number;
+  adversary?: Adversary;
+}
 
-export interface StepStats {
-  total: number;
-  waveform: number;
-  stft: number;
-  codebook: number;
-  commitment: number;
-  adversarial: number;
-  featureMatching: number;
-  discriminator: number;
+export type StepStats = Losses & {
   gradNorm: number;
   numActive: number;
   /** Assignment counts of this batch, per active codebook. */
   counts: Int32Array[];
-}
+};
 
-/** Total loss and its parts on one batch, without gradients (validation, tests). */
-export function computeLosses(model: VqVae, batch: tf.Tensor2D, numActive: number, weights: LossWeights, stftWindows: number[]) {
+/**
+ * Every term of the codec's loss on one batch (unweighted; terms whose weight is 0 are 0) and
+ * their weighted total. The GAN terms need the discriminator, whose weights are held fixed here.
+ */
+export function codecLosses(model: VqVae, batch: tf.Tensor2D, numActive: number, setup: LossSetup, discriminator?: SpectrogramDiscriminator) {
+  const { weights, stftWindows } = setup;
   const out = model.forward(batch, numActive);
-  const waveform = waveformL1(batch, out.reconstruction);
-  const stft = multiResolutionStftLoss(batch, out.reconstruction, stftWindows, { melWeight: weights.mel, sampleRate: model.config.sampleRate });
-  const total = tf.addN([
-    tf.mul(waveform, weights.waveform),
-    tf.mul(stft, weights.stft),
-    tf.mul(tf.add(out.codebookLoss, out.commitmentLoss), weights.vq),
-  ]) as tf.Scalar;
-  return { total, waveform, stft, out };
+  const terms: Record<LossTerm, tf.Scalar> = {
+    waveform: waveformL1(batch, out.reconstruction),
+    stft: multiResolutionStftLoss(batch, out.reconstruction, stftWindows, { melWeight: weights.mel, sampleRate: model.config.sampleRate }),
+    codebook: out.codebookLoss,
+    commitment: out.commitmentLoss,
+    adversarial: tf.scalar(0),
+    featureMatching: tf.scalar(0),
+  };
+  if (usesDiscriminator(weights)) {
+    if (discriminator === undefined) throw new Error('codecLosses: adversarial loss weights need a discriminator');
+    const real = discriminator.apply(batch);
+    const fake = discriminator.apply(out.reconstruction);
+    terms.adversarial = adversarialLoss(fake);
+    terms.featureMatching = featureMatchingLoss(real, fake);
+  }
+  // Terms sharing a weight are summed before it scales them (codebook + commitment by vq).
+  const scaled = weightGroups(weights).map(({ weight, terms: names }) => tf.mul(names.length === 1 ? terms[names[0]] : tf.addN(names.map((n) => terms[n])), weight));
+  const total = (scaled.length > 0 ? tf.addN(scaled) : tf.scalar(0)) as tf.Scalar;
+  return { total, terms, out };
 }
 
 export interface ShardGradients {
@@ -93,39 +94,21 @@ function byParameterName(vars: Record<string, tf.Variable>, grads: tf.NamedTenso
  * discriminator's hinge loss on this batch and the decoded audio gives its own gradients.
  * The caller disposes `grads`, `discriminatorGrads` and `residuals`.
  */
-export function computeGradients(
-  model: VqVae,
-  batch: tf.Tensor2D,
-  numActive: number,
-  weights: LossWeights,
-  stftWindows: number[],
-  discriminator?: SpectrogramDiscriminator,
-): ShardGradients {
-  const gan = usesDiscriminator(weights);
-  if (gan && discriminator === undefined) throw new Error('computeGradients: adversarial loss weights need a discriminator');
+export function computeGradients(model: VqVae, batch: tf.Tensor2D, numActive: number, setup: LossSetup, discriminator?: SpectrogramDiscriminator): ShardGradients {
+  const gan = usesDiscriminator(setup.weights);
   const vars = model.params.trainableVariables();
   let parts: tf.Tensor1D | undefined;
   let codes: tf.Tensor2D | undefined;
   let decoded: tf.Tensor2D | undefined;
   let residuals: tf.Tensor2D[] = [];
   const { value, grads } = tf.variableGrads(() => {
-    const { total, waveform, stft, out } = computeLosses(model, batch, numActive, weights, stftWindows);
-    let generatorTotal = total;
-    let adversarial = tf.scalar(0);
-    let featureMatching = tf.scalar(0);
-    if (gan) {
-      const real = discriminator!.apply(batch);
-      const fake = discriminator!.apply(out.reconstruction);
-      adversarial = adversarialLoss(fake);
-      featureMatching = featureMatchingLoss(real, fake);
-      generatorTotal = tf.addN([total, tf.mul(adversarial, weights.adversarial ?? 0), tf.mul(featureMatching, weights.featureMatching ?? 0)]) as tf.Scalar;
-      decoded = tf.keep(out.reconstruction);
-    }
+    const { total, terms, out } = codecLosses(model, batch, numActive, setup, discriminator);
+    if (gan) decoded = tf.keep(out.reconstruction);
     // Kept past variableGrads' tidy: read once per step, and needed for the codebook update.
-    parts = tf.keep(tf.stack([generatorTotal, waveform, stft, out.codebookLoss, out.commitmentLoss, adversarial, featureMatching]) as tf.Tensor1D);
+    parts = tf.keep(tf.stack([total, ...TERM_NAMES.map((t) => terms[t])]) as tf.Tensor1D);
     codes = tf.keep(out.codes);
     residuals = out.residuals.map((r) => tf.keep(r));
-    return generatorTotal;
+    return total;
   }, Object.values(vars));
   const stats = model.quantizer.batchStatistics(residuals, codes!);
   const losses = new Float32Array(LOSS_PARTS.length);
@@ -145,20 +128,18 @@ export function computeGradients(
 
 /** Adam on the (averaged) gradients, then the codebook update from the (merged) statistics. */
 export function applyGradients(
-  model: VqVae,
-  optimizer: Adam,
+  ctx: StepContext,
   grads: Record<string, tf.Tensor>,
   stats: BatchStatistics,
   recent: tf.Tensor2D[],
-  random: () => number,
-  adversary?: Adversary,
   discriminatorGrads?: Record<string, tf.Tensor>,
 ): { gradNorm: number; counts: Int32Array[] } {
+  const { model, optimizer, adversary } = ctx;
   if (adversary !== undefined && discriminatorGrads !== undefined) {
     adversary.optimizer.apply(adversary.discriminator.params.trainableVariables(), discriminatorGrads).dispose();
   }
   const norm = optimizer.apply(model.params.trainableVariables(), grads);
-  const counts = model.quantizer.applyStatistics(stats, recent, random);
+  const counts = model.quantizer.applyStatistics(stats, recent, ctx.random);
   const gradNorm = norm.dataSync()[0];
   norm.dispose();
   return { gradNorm, counts };
@@ -169,25 +150,12 @@ export function initQuantizerIfNeeded(model: VqVae, batch: tf.Tensor2D, random: 
   if (model.quantizer.needsInit()) tf.tidy(() => model.quantizer.initFromData(model.latents(batch).z, random));
 }
 
-/** One step in one process. */
-export function trainStep(
-  model: VqVae,
-  optimizer: Adam,
-  batch: tf.Tensor2D,
-  numActive: number,
-  weights: LossWeights,
-  stftWindows: number[],
-  random: () => number,
-  adversary?: Adversary,
-): StepStats {
-  initQuantizerIfNeeded(model, batch, random);
-  const shard = computeGradients(model, batch, numActive, weights, stftWindows, adversary?.discriminator);
-  const { gradNorm, counts } = applyGradients(model, optimizer, shard.grads, shard.stats, shard.residuals, random, adversary, shard.discriminatorGrads);
+/** One step in one process, on a batch [rows, samples] with the first numActive codebooks. */
+export function trainStep(ctx: StepContext, batch: tf.Tensor2D, numActive: number): StepStats {
+  initQuantizerIfNeeded(ctx.model, batch, ctx.random);
+  const shard = computeGradients(ctx.model, batch, numActive, ctx.losses, ctx.adversary?.discriminator);
+  const { gradNorm, counts } = applyGradients(ctx, shard.grads, shard.stats, shard.residuals, shard.discriminatorGrads);
   tf.dispose([...Object.values(shard.grads), ...Object.values(shard.discriminatorGrads ?? {}), ...shard.residuals]);
   return { ...lossRecord(shard.losses), gradNorm, numActive, counts };
 }
 
-export function lossRecord(losses: ArrayLike<number>): Pick<StepStats, (typeof LOSS_PARTS)[number]> {
-  const values = Array.from(losses);
-  return Object.fromEntries(LOSS_PARTS.map((part, i) => [part, values[i] ?? 0])) as Pick<StepStats, (typeof LOSS_PARTS)[number]>;
-}

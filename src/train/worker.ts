@@ -24,7 +24,7 @@ try {
       unpackWeights(model.params, names, request.weights);
       if (discriminator && request.discriminatorWeights) unpackWeights(discriminator.params, discNames, request.discriminatorWeights);
       const batch = tf.tensor2d(request.shard, [request.rows, request.length]);
-      const shard = computeGradients(model, batch, request.numActive, request.lossWeights, request.stftWindows, discriminator);
+      const shard = computeGradients(model, batch, request.numActive, request.losses, discriminator);
       batch.dispose();
       const own = flattenGradients(model.params.trainableVariables(), shard.grads);
       const disc = discriminator && shard.discriminatorGrads ? flattenGradients(discriminator.params.trainableVariables(), shard.discriminatorGrads) : undefined;

@@ -1,0 +1,77 @@
+/**
+ * A run's log: JSON lines in RUN/log.jsonl, one per logged step or validation. Lines are
+ * appended as the run goes; a resume cuts the lines after its checkpoint's step; a line cut by
+ * a killed process (the last one) is skipped when reading.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { VqcodecError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { Losses } from './lossTerms.js';
+
+export const LOG_FILE = 'log.jsonl';
+
+export type StepLog = { type: 'train'; step: number; elapsedSeconds: number } & Losses & {
+  gradNorm: number;
+  learningRate: number;
+  audioSecondsPerSecond: number;
+  perplexity: number[];
+  deadCodes: number[];
+};
+
+export interface ValidLog {
+  type: 'valid';
+  step: number;
+  siSdr: number;
+  stoi: number;
+  melDistance: number;
+  perplexity: number[];
+}
+
+export type LogEntry = StepLog | ValidLog;
+
+/** The entries of a log's text; an unreadable last line (cut by a kill) is dropped. */
+function parseLog(text: string, file: string): LogEntry[] {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  return lines.flatMap((line, i) => {
+    try {
+      return [JSON.parse(line) as LogEntry];
+    } catch {
+      if (i === lines.length - 1) return [];
+      throw new VqcodecError(`${file}: line ${i + 1} is not JSON`);
+    }
+  });
+}
+
+export class RunLog {
+  readonly file: string;
+
+  constructor(runDir: string) {
+    this.file = path.join(runDir, LOG_FILE);
+  }
+
+  /** Starts an empty log. */
+  async create(): Promise<void> {
+    await writeFileAtomic(this.file, '');
+  }
+
+  async append(entry: LogEntry): Promise<void> {
+    await fs.appendFile(this.file, JSON.stringify(entry) + '\n');
+  }
+
+  /** Keeps the entries up to `step` (those a resumed run would otherwise repeat are dropped). */
+  async truncate(step: number): Promise<void> {
+    const text = await fs.readFile(this.file, 'utf8').catch(() => '');
+    const kept = parseLog(text, this.file).filter((e) => e.step <= step);
+    await writeFileAtomic(this.file, kept.map((e) => JSON.stringify(e) + '\n').join(''));
+  }
+}
+
+/** Reads a run's log. */
+export async function readLog(runDir: string): Promise<LogEntry[]> {
+  const file = path.join(runDir, LOG_FILE);
+  const text = await fs.readFile(file, 'utf8').catch(() => {
+    throw new VqcodecError(`no training log at ${file}`);
+  });
+  return parseLog(text, file);
+}
