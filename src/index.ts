@@ -7,6 +7,9 @@ export { DEFAULT_CONFIG, PRESETS, makeConfig, validateConfig, bitrate, frameRate
 export { VqVae } from './model/vqvae.js';
 export { readTokenFile, writeTokenFile, encodeTokenFile, decodeTokenFile, tokenFileSize, formatTokenHeader } from './tokens/tokenFile.js';
 export { packBits, unpackBits, bitsPerCode } from './tokens/bitpack.js';
+export { exportTokens, readIndex, codesFromNpy, codesFromLine, tokensToNpy, parseShard, shardFiles, type IndexEntry, type TokenLine, type TokenExportOptions } from './tokens/export.js';
+export { encodeNpy, decodeNpy, type NpyArray } from './tokens/npy.js';
+export { delayPattern, undelayPattern, codebookStreams, frameMajor } from './tokens/delayPattern.js';
 export { loadAudio, validateAudio } from './audio/load.js';
 export { decodeWav, encodeWav, writeWav } from './audio/wav.js';
 export { resample } from './audio/resample.js';

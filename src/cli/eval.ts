@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadAudio } from '../audio/load.js';
 import { writeWav } from '../audio/wav.js';
@@ -7,7 +6,7 @@ import { parseBaselines, requireTools } from '../eval/baselines.js';
 import { evaluateClip, evaluateReference, summarize, UsageCounter, type ClipReport, type Summary, type UsageReport } from '../eval/evaluate.js';
 import { plotRateQuality } from '../eval/plot.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { AUDIO_EXTENSIONS, evenlySpaced, listAudio } from '../train/data.js';
+import { expandInputs } from '../train/data.js';
 import { intListOption, intOption, loadCodec, type GlobalOptions } from './common.js';
 import { fixed, note, progressBar, table } from './ui.js';
 
@@ -44,25 +43,6 @@ export interface BaselineResult {
   files: ClipReport[];
   total: Summary;
   bySource?: Record<string, Summary>;
-}
-
-async function expandInputs(inputs: string[], split: string, limit?: number): Promise<{ files: string[]; sources: Map<string, string> }> {
-  const files: string[] = [];
-  const sources = new Map<string, string>();
-  for (const input of inputs) {
-    const stat = await fs.stat(input).catch(() => undefined);
-    if (stat === undefined) throw new VqcodecError(`no such file or folder: ${input}`);
-    if (stat.isDirectory()) {
-      files.push(...(await listAudio(input, 0)).train);
-    } else if (input.endsWith('.jsonl')) {
-      const lists = await listAudio(input);
-      if (!(split in lists)) throw new VqcodecError(`--split must be train, valid or test (got '${split}')`);
-      files.push(...lists[split as 'train' | 'valid' | 'test']);
-      lists.sources?.forEach((source, file) => sources.set(file, source));
-    } else files.push(input);
-  }
-  if (files.length === 0) throw new VqcodecError(`no audio files (${AUDIO_EXTENSIONS.join(', ')}) found`);
-  return { files: limit === undefined ? files : evenlySpaced(files, limit), sources };
 }
 
 /** Totals per source, or undefined when the files do not come from at least two named sources. */

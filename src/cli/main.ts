@@ -11,6 +11,7 @@ import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
 import { plotCommand } from './plot.js';
+import { tokensCommand } from './tokens.js';
 import { trainCommand } from './train.js';
 
 function program(): Command {
@@ -56,6 +57,16 @@ function program(): Command {
     .option('--plot <file.svg>', 'also draw the rate–quality curves (STOI, SI-SDR, mel distance against kbps)')
     .option('--baseline <specs>', 'also measure reference codecs (Opus, Codec2: their programs must be installed), e.g. opus:6,codec2:1200,codec2:3200')
     .action((inputs, o) => evalCommand(inputs, { ...globals(), ...o }));
+  p.command('tokens')
+    .description('export the codes of audio files for sequence models: one [codebooks, frames] .npy per file (or JSON lines) and DIR/index.jsonl')
+    .argument('<inputs...>')
+    .option(...modelOption)
+    .requiredOption('-o, --out <dir>', 'output folder (resumable: files its index.jsonl lists are skipped)')
+    .option('--split <name>', 'for a manifest.jsonl: which split to export (train | valid | test)', 'train')
+    .option('-n, --codebooks <n>', 'export the first n codebooks only')
+    .option('--format <format>', 'npy (int16, or int32 when K > 32768) or jsonl', 'npy')
+    .option('--shard <k/n>', 'export every n-th file from the k-th (0-based), for n independent jobs')
+    .action((inputs, o) => tokensCommand(inputs, { ...globals(), ...o }));
   p.command('train')
     .description('train a codec on a folder of audio files or a .jsonl manifest')
     .requiredOption('-d, --data <path>', 'folder of audio files, or manifest.jsonl (path, split)')

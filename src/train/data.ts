@@ -41,6 +41,29 @@ export async function listAudio(source: string, validFraction = 0.1): Promise<Fi
 }
 
 /**
+ * The audio files that command-line inputs name: files as given, folders searched recursively,
+ * manifests' files of one split (with their sources); `limit` of them spread evenly.
+ */
+export async function expandInputs(inputs: string[], split: string, limit?: number): Promise<{ files: string[]; sources: Map<string, string> }> {
+  const files: string[] = [];
+  const sources = new Map<string, string>();
+  for (const input of inputs) {
+    const stat = await fs.stat(input).catch(() => undefined);
+    if (stat === undefined) throw new VqcodecError(`no such file or folder: ${input}`);
+    if (stat.isDirectory()) {
+      files.push(...(await listAudio(input, 0)).train);
+    } else if (input.endsWith('.jsonl')) {
+      const lists = await listAudio(input);
+      if (!(split in lists)) throw new VqcodecError(`the split must be train, valid or test (got '${split}')`);
+      files.push(...lists[split as 'train' | 'valid' | 'test']);
+      lists.sources?.forEach((source, file) => sources.set(file, source));
+    } else files.push(input);
+  }
+  if (files.length === 0) throw new VqcodecError(`no audio files (${AUDIO_EXTENSIONS.join(', ')}) found`);
+  return { files: limit === undefined ? files : evenlySpaced(files, limit), sources };
+}
+
+/**
  * `n` items spread evenly over the list, first included (all of it when n ≥ its length): a small
  * evaluation or validation set that still covers every source of a manifest sorted by source.
  */

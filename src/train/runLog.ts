@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { parseJsonLines } from '../io/jsonLines.js';
 import type { Losses } from './lossTerms.js';
 
 export const LOG_FILE = 'log.jsonl';
@@ -30,19 +31,6 @@ export interface ValidLog {
 
 export type LogEntry = StepLog | ValidLog;
 
-/** The entries of a log's text; an unreadable last line (cut by a kill) is dropped. */
-function parseLog(text: string, file: string): LogEntry[] {
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  return lines.flatMap((line, i) => {
-    try {
-      return [JSON.parse(line) as LogEntry];
-    } catch {
-      if (i === lines.length - 1) return [];
-      throw new VqcodecError(`${file}: line ${i + 1} is not JSON`);
-    }
-  });
-}
-
 export class RunLog {
   readonly file: string;
 
@@ -62,7 +50,7 @@ export class RunLog {
   /** Keeps the entries up to `step` (those a resumed run would otherwise repeat are dropped). */
   async truncate(step: number): Promise<void> {
     const text = await fs.readFile(this.file, 'utf8').catch(() => '');
-    const kept = parseLog(text, this.file).filter((e) => e.step <= step);
+    const kept = parseJsonLines<LogEntry>(text, this.file).filter((e) => e.step <= step);
     await writeFileAtomic(this.file, kept.map((e) => JSON.stringify(e) + '\n').join(''));
   }
 }
@@ -73,5 +61,5 @@ export async function readLog(runDir: string): Promise<LogEntry[]> {
   const text = await fs.readFile(file, 'utf8').catch(() => {
     throw new VqcodecError(`no training log at ${file}`);
   });
-  return parseLog(text, file);
+  return parseJsonLines<LogEntry>(text, file);
 }

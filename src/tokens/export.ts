@@ -1,0 +1,192 @@
+/**
+ * Token exports for sequence models: each audio file's codes as a codebook-major array
+ * [codebooks, frames] (the layout of EnCodec, DAC and Mimi), in one .npy per file or one JSON
+ * line per file, with DIR/index.jsonl listing every output. A corpus can be split into n
+ * independent jobs (shard k of n takes files k, k + n, … and writes its own index.k-of-n.jsonl),
+ * and a job that is stopped resumes: what an index lists is done and is skipped.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { loadAudio } from '../audio/load.js';
+import type { Codec } from '../codec.js';
+import { VqcodecError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readJsonLines } from '../io/jsonLines.js';
+import type { Tokens } from '../types.js';
+import { codebookStreams, frameMajor } from './delayPattern.js';
+import { decodeNpy, encodeNpy } from './npy.js';
+
+export type TokenFormat = 'npy' | 'jsonl';
+
+export interface Shard {
+  /** 0-based: this job takes files index, index + count, … */
+  index: number;
+  count: number;
+}
+
+export interface TokenExportOptions {
+  outDir: string;
+  format: TokenFormat;
+  numCodebooks?: number;
+  shard?: Shard;
+  /** After each file: how many of this shard's files are done (skipped ones included). */
+  onProgress?(done: number, total: number): void;
+}
+
+/** One line of DIR/index.jsonl. */
+export interface IndexEntry {
+  id: string;
+  /** The audio file, as given. */
+  source: string;
+  /** The output, relative to DIR (for jsonl, the tokens file holding the line). */
+  output: string;
+  frames: number;
+  numCodebooks: number;
+  seconds: number;
+  codebookSize: number;
+  frameRate: number;
+  sampleRate: number;
+  fingerprint: string;
+}
+
+/** One line of a tokens .jsonl file. */
+export interface TokenLine {
+  id: string;
+  frames: number;
+  codes: number[][];
+}
+
+export const INDEX_FILE = 'index.jsonl';
+
+/** Parses 'k/n' (0 ≤ k < n). */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const shard = m ? { index: Number(m[1]), count: Number(m[2]) } : undefined;
+  if (shard === undefined || shard.count < 1 || shard.index >= shard.count) throw new VqcodecError(`a shard is k/n with 0 ≤ k < n (got '${text}')`);
+  return shard;
+}
+
+/** The files of shard k of n: every n-th file from the k-th. */
+export function shardFiles<T>(files: readonly T[], shard: Shard = { index: 0, count: 1 }): T[] {
+  return files.filter((_, i) => i % shard.count === shard.index);
+}
+
+/** Stable ids: each path relative to the folder all files share, without its extension. */
+export function fileIds(files: readonly string[]): string[] {
+  const dirs = files.map((f) => path.dirname(path.resolve(f)).split(path.sep));
+  let common = dirs[0] ?? [];
+  for (const d of dirs) {
+    let i = 0;
+    while (i < common.length && i < d.length && common[i] === d[i]) i++;
+    common = common.slice(0, i);
+  }
+  const root = common.join(path.sep) || path.sep;
+  const ids = files.map((f) => {
+    const rel = path.relative(root, path.resolve(f));
+    return rel.slice(0, rel.length - path.extname(rel).length).split(path.sep).join('/');
+  });
+  const seen = new Set<string>();
+  for (const id of ids) {
+    if (seen.has(id)) throw new VqcodecError(`two inputs share the id '${id}' (same name, different extension)`);
+    seen.add(id);
+  }
+  return ids;
+}
+
+/** The .npy of tokens: int16 when every code fits, else int32; shape [codebooks, frames]. */
+export function tokensToNpy(tokens: Tokens): Uint8Array {
+  const streams = codebookStreams(tokens.codes, tokens.numCodebooks);
+  const flat = new Int32Array(tokens.frames * tokens.numCodebooks);
+  streams.forEach((s, q) => flat.set(s, q * tokens.frames));
+  const int16 = tokens.codebookSize <= 32768;
+  return encodeNpy({ dtype: int16 ? 'int16' : 'int32', shape: [tokens.numCodebooks, tokens.frames], data: int16 ? Int16Array.from(flat) : flat });
+}
+
+/** Frame-major codes from a [codebooks, frames] .npy. */
+export function codesFromNpy(bytes: Uint8Array, name?: string): { codes: Int32Array; numCodebooks: number; frames: number } {
+  const array = decodeNpy(bytes, name);
+  if (array.shape.length !== 2 || array.dtype === 'float32') throw new VqcodecError(`${name ?? 'npy'}: token arrays are 2-D integers [codebooks, frames]`);
+  const [q, frames] = array.shape;
+  const streams = Array.from({ length: q }, (_, i) => Int32Array.from(array.data.subarray(i * frames, (i + 1) * frames)));
+  return { codes: frameMajor(streams), numCodebooks: q, frames };
+}
+
+/** Frame-major codes from a tokens .jsonl line. */
+export function codesFromLine(line: TokenLine): { codes: Int32Array; numCodebooks: number; frames: number } {
+  return { codes: frameMajor(line.codes.map((c) => Int32Array.from(c))), numCodebooks: line.codes.length, frames: line.frames };
+}
+
+/** Every index line in a folder: index.jsonl and each shard's index.k-of-n.jsonl. */
+export async function readIndex(outDir: string): Promise<IndexEntry[]> {
+  const names = (await fs.readdir(outDir).catch(() => [] as string[])).filter((n) => n === INDEX_FILE || /^index\.\d+-of-\d+\.jsonl$/.test(n)).sort();
+  return (await Promise.all(names.map((n) => readJsonLines<IndexEntry>(path.join(outDir, n))))).flat();
+}
+
+/**
+ * A job's own files, so shards never write the same file (safe on network filesystems too):
+ * index.jsonl and tokens.jsonl for a single job, index.k-of-n.jsonl and tokens.k-of-n.jsonl per shard.
+ */
+function jobFile(kind: 'index' | 'tokens', shard: Shard): string {
+  return shard.count === 1 ? `${kind}.jsonl` : `${kind}.${shard.index}-of-${shard.count}.jsonl`;
+}
+
+/**
+ * Codes `files` (this shard's share) and writes their arrays and index lines; files the index
+ * already lists (with their output present) are skipped. Returns how many were written and skipped.
+ */
+export async function exportTokens(codec: Codec, files: string[], options: TokenExportOptions): Promise<{ written: number; skipped: number }> {
+  const shard = options.shard ?? { index: 0, count: 1 };
+  const ids = fileIds(files);
+  const mine = shardFiles(files.map((file, i) => ({ file, id: ids[i] })), shard);
+  await fs.mkdir(options.outDir, { recursive: true });
+  const indexPath = path.join(options.outDir, jobFile('index', shard));
+  const index = await readIndex(options.outDir);
+  // This job's index without a line cut by a kill, so appends start on a fresh line.
+  await writeFileAtomic(indexPath, (await readJsonLines<IndexEntry>(indexPath)).map((e) => JSON.stringify(e) + '\n').join(''));
+  const other = index.find((e) => e.fingerprint !== codec.fingerprint);
+  if (other !== undefined) throw new VqcodecError(`${options.outDir} holds tokens of model ${other.fingerprint}, not of the loaded model ${codec.fingerprint}: choose another folder`);
+  const indexed = new Set(index.map((e) => e.id));
+  const linesFile = jobFile('tokens', shard);
+  const linesPath = path.join(options.outDir, linesFile);
+  if (options.format === 'jsonl') {
+    // A line written before its index line (the job was killed between the two) is dropped.
+    const kept = (await readJsonLines<TokenLine>(linesPath)).filter((l) => indexed.has(l.id));
+    await writeFileAtomic(linesPath, kept.map((l) => JSON.stringify(l) + '\n').join(''));
+  }
+  let written = 0;
+  let skipped = 0;
+  for (const [i, { file, id }] of mine.entries()) {
+    const output = options.format === 'npy' ? `${id}.npy` : linesFile;
+    const done = indexed.has(id) && (await fs.stat(path.join(options.outDir, output)).then(() => true, () => false));
+    if (done) {
+      skipped++;
+    } else {
+      const audio = await loadAudio(file, codec.sampleRate);
+      const tokens = codec.encode(audio.samples, { numCodebooks: options.numCodebooks });
+      if (options.format === 'npy') {
+        const target = path.join(options.outDir, output);
+        await fs.mkdir(path.dirname(target), { recursive: true });
+        await writeFileAtomic(target, tokensToNpy(tokens));
+      } else {
+        const line: TokenLine = { id, frames: tokens.frames, codes: codebookStreams(tokens.codes, tokens.numCodebooks).map((s) => Array.from(s)) };
+        await fs.appendFile(linesPath, JSON.stringify(line) + '\n');
+      }
+      const entry: IndexEntry = {
+        id,
+        source: file,
+        output,
+        frames: tokens.frames,
+        numCodebooks: tokens.numCodebooks,
+        seconds: tokens.originalLength / codec.sampleRate,
+        codebookSize: tokens.codebookSize,
+        frameRate: codec.frameRate,
+        sampleRate: codec.sampleRate,
+        fingerprint: codec.fingerprint,
+      };
+      await fs.appendFile(indexPath, JSON.stringify(entry) + '\n');
+      written++;
+    }
+    options.onProgress?.(i + 1, mine.length);
+  }
+  return { written, skipped };
+}
