@@ -30,12 +30,12 @@ export async function demoCommand(options: GlobalOptions & { input?: string; out
     await writeWav(`${stem}.wav`, { samples: result.decoded, sampleRate: codec.sampleRate });
     pictures.push(result.decoded);
     const r = result.report;
-    rows.push([`${stem}.wav`, String(n), String(r.bytes), fixed(r.bitsPerSecond / 1000, 3), fixed(r.compressionRatio, 0), fixed(r.siSdr), fixed(r.stoi, 3), fixed(r.melDistance, 3)]);
+    rows.push([`${stem}.wav`, String(n), String(r.bytes), fixed(r.bitsPerSecond / 1000, 3), fixed(r.compressionRatio, 0), fixed(r.siSdr), fixed(r.stoi, 3), fixed(r.estoi, 3), fixed(r.melDistance, 3)]);
   }
   await writeWav(path.join(out, 'original.wav'), audio);
   const picture = path.join(out, 'spectrograms.png');
   await writeFileAtomic(picture, spectrogramPng(pictures, codec.sampleRate));
-  console.log(table(['reconstruction', 'codebooks', 'bytes', 'kbps', 'ratio', 'SI-SDR dB', 'STOI', 'mel dist'], rows));
+  console.log(table(['reconstruction', 'codebooks', 'bytes', 'kbps', 'ratio', 'SI-SDR dB', 'STOI', 'ESTOI', 'mel dist'], rows));
   console.log(`\noriginal: ${path.join(out, 'original.wav')}; 16-bit PCM would be ${(codec.sampleRate * 16) / 1000} kbps`);
   console.log(`log-mel spectrograms, top to bottom: original, then ${rows.map((r) => `${r[1]} codebook(s)`).join(', ')}: ${picture}`);
 }

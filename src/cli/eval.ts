@@ -165,9 +165,9 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
   }
   if (results.length + baselineResults.length > 1) {
     console.log(`\nrate–quality (${files.length} files, ${minutes} min)`);
-    const row = (name: string, t: Summary, perplexity = '') => [name, fixed(t.bitsPerSecond / 1000, 3), fixed(t.siSdr), fixed(t.stoi, 3), fixed(t.melDistance, 3), perplexity];
+    const row = (name: string, t: Summary, perplexity = '') => [name, fixed(t.bitsPerSecond / 1000, 3), fixed(t.siSdr), fixed(t.stoi, 3), fixed(t.estoi, 3), fixed(t.melDistance, 3), perplexity];
     const minPerplexity = (r: EvalResult) => fixed(Math.min(...r.codebookUsage.map((u) => u.perplexity)), 0);
-    console.log(table(['codec', 'kbps', 'SI-SDR dB', 'STOI', 'mel dist', 'min perplexity'], [
+    console.log(table(['codec', 'kbps', 'SI-SDR dB', 'STOI', 'ESTOI', 'mel dist', 'min perplexity'], [
       ...results.map((r) => row(`vqcodec ${r.numCodebooks} codebook(s)`, r.total, minPerplexity(r))),
       ...baselineResults.map((b) => row(b.title, b.total)),
     ]));
@@ -178,9 +178,9 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
       ...results.map((r) => ({ name: `vqcodec ${r.numCodebooks}`, summaries: r.bySource! })),
       ...baselineResults.map((b) => ({ name: b.title, summaries: b.bySource! })),
     ];
-    console.log('\nby source: STOI / SI-SDR dB');
+    console.log('\nby source: STOI / ESTOI / SI-SDR dB');
     console.log(table(['source', 'files', 'min', ...columns.map((c) => c.name)], Object.entries(bySource).map(([source, t]) => [
-      source, String(t.files), fixed(t.seconds / 60, 1), ...columns.map((c) => `${fixed(c.summaries[source].stoi, 3)} / ${fixed(c.summaries[source].siSdr, 1)}`),
+      source, String(t.files), fixed(t.seconds / 60, 1), ...columns.map((c) => bySourceCell(c.summaries[source])),
     ])));
   }
   if (!perFile && !options.quiet) note(`per-file rows are left out for ${files.length} files: --json has them`);
@@ -188,12 +188,17 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
   if (options.out && !options.quiet) note(`token files and decoded audio written under ${options.out}`);
 }
 
+/** A by-source table cell: `STOI / ESTOI / SI-SDR`. */
+function bySourceCell(t: Summary): string {
+  return `${fixed(t.stoi, 3)} / ${fixed(t.estoi, 3)} / ${fixed(t.siSdr, 1)}`;
+}
+
 /** One row per file and a TOTAL row. */
 function reportTable(files: ClipReport[], total: Summary): string {
   const row = (name: string, x: ClipReport | Summary) => [
-    name, fixed(x.seconds, 1), fixed(x.bitsPerSecond / 1000, 3), fixed(x.compressionRatio, 0), fixed(x.siSdr), fixed(x.stoi, 3), fixed(x.melDistance, 3),
+    name, fixed(x.seconds, 1), fixed(x.bitsPerSecond / 1000, 3), fixed(x.compressionRatio, 0), fixed(x.siSdr), fixed(x.stoi, 3), fixed(x.estoi, 3), fixed(x.melDistance, 3),
   ];
   const rows = files.map((f) => row(path.basename(f.name), f));
   rows.push(row('TOTAL', total));
-  return table(['file', 'seconds', 'kbps', 'ratio', 'SI-SDR dB', 'STOI', 'mel dist'], rows);
+  return table(['file', 'seconds', 'kbps', 'ratio', 'SI-SDR dB', 'STOI', 'ESTOI', 'mel dist'], rows);
 }

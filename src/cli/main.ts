@@ -45,7 +45,7 @@ function program(): Command {
     .action((input, output, o) => decodeCommand(input, output, { ...globals(), ...o }));
   p.command('info').description('print a .vqt file header').argument('<input>').action((input) => infoCommand(input));
   p.command('eval')
-    .description('encode → decode audio files or folders and report bitrate, SI-SDR, STOI, mel distance, codebook usage')
+    .description('encode → decode audio files or folders and report bitrate, SI-SDR, STOI, ESTOI, mel distance, codebook usage')
     .argument('<inputs...>')
     .option(...modelOption)
     .option('-n, --codebooks <list>', 'comma-separated codebook counts to evaluate, e.g. 1,2,4,8')
@@ -53,7 +53,7 @@ function program(): Command {
     .option('--limit <n>', 'evaluate n files spread evenly over the list')
     .option('--json', 'print JSON instead of tables')
     .option('-o, --out <dir>', 'also write the token files and decoded audio here')
-    .option('--plot <file.svg>', 'also draw the rate–quality curves (STOI, SI-SDR, mel distance against kbps)')
+    .option('--plot <file.svg>', 'also draw the rate–quality curves (STOI, ESTOI, SI-SDR, mel distance against kbps)')
     .option('--baseline <specs>', 'also measure reference codecs (Opus, Codec2: their programs must be installed), e.g. opus:6,codec2:1200,codec2:3200')
     .action((inputs, o) => evalCommand(inputs, { ...globals(), ...o }));
   p.command('train')

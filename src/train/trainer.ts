@@ -102,6 +102,8 @@ export interface ValidLog {
   step: number;
   siSdr: number;
   stoi: number;
+  /** Extended STOI; absent from logs written before it was measured. */
+  estoi?: number;
   melDistance: number;
   perplexity: number[];
 }
@@ -334,7 +336,7 @@ function validate(model: VqVae, clips: Clip[], step: number): ValidLog {
     return result.report;
   });
   const s = summarize(reports, model.config.sampleRate);
-  return { type: 'valid', step, siSdr: s.siSdr, stoi: s.stoi, melDistance: s.melDistance, perplexity: usage.report().map((u) => u.perplexity) };
+  return { type: 'valid', step, siSdr: s.siSdr, stoi: s.stoi, estoi: s.estoi, melDistance: s.melDistance, perplexity: usage.report().map((u) => u.perplexity) };
 }
 
 /** Checkpoint arrays of the discriminator and its optimizer carry this prefix. */
