@@ -16,6 +16,7 @@ import { Codec } from '../src/codec.js';
 import { makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
 import { readTokenFile, tokenFileSize, writeTokenFile } from '../src/tokens/tokenFile.js';
 import { FIXTURES, PACKAGE_ROOT } from '../src/paths.js';
+import { spectrogramFigureSize } from '../src/eval/spectrogramFigure.js';
 
 
 const ROOT = PACKAGE_ROOT;
@@ -301,6 +302,26 @@ test('eval of a manifest: totals, per-source totals, STOI and ESTOI, codebook us
   assert.match(text.stdout, /SI-SDR dB +STOI +ESTOI +mel dist/);
   assert.match(text.stdout, /alpha/);
   assert.match(text.stdout, /beta/);
+});
+
+test('eval --spectrograms writes a PNG per file and codebook count, of the figure\'s size', async () => {
+  const dir = await freshDir('spectrograms');
+  const pictures = path.join(dir, 'pictures');
+  const r = cli('eval', SPEECH_WAV, '--model', modelDir, '--codebooks', '1,2', '--spectrograms', pictures, '--json');
+  assert.equal(r.status, 0, show(r));
+  const results = JSON.parse(r.stdout) as { numCodebooks: number; total: { estoi: number } }[];
+  assert.deepEqual(results.map((x) => x.numCodebooks), [1, 2]);
+  for (const x of results) assert.ok(Number.isFinite(x.total.estoi), 'eval --json reports ESTOI');
+  assert.deepEqual((await fs.readdir(pictures)).sort(), ['q1', 'q2']);
+  const expected = spectrogramFigureSize(SPEECH_SAMPLES, 16000, 2);
+  for (const q of ['q1', 'q2']) {
+    assert.deepEqual(await fs.readdir(path.join(pictures, q)), ['speech.png'], 'one picture, no temp file left');
+    const png = await fs.readFile(path.join(pictures, q, 'speech.png'));
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG signature');
+    assert.equal(png.toString('latin1', 12, 16), 'IHDR');
+    assert.deepEqual({ width: png.readUInt32BE(16), height: png.readUInt32BE(20) }, expected);
+    assert.deepEqual([png[24], png[25]], [8, 2], '8-bit RGB');
+  }
 });
 
 test('bad input: eval --limit 0', async () => {

@@ -9,6 +9,7 @@ import { plotRateQuality } from '../eval/plot.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { AUDIO_EXTENSIONS, evenlySpaced, listAudio } from '../train/data.js';
 import { intListOption, intOption, loadCodec, type GlobalOptions } from './common.js';
+import { pictureFiles, writeComparison } from './pictures.js';
 import { fixed, note, progressBar, table } from './ui.js';
 
 export interface EvalOptions extends GlobalOptions {
@@ -19,6 +20,7 @@ export interface EvalOptions extends GlobalOptions {
   out?: string;
   baseline?: string;
   plot?: string;
+  spectrograms?: string;
 }
 
 /** Longer file lists print only their TOTAL rows (every file is in --json). */
@@ -79,7 +81,7 @@ function summarizeBySource(reports: ClipReport[], sources: Map<string, string>, 
   return Object.fromEntries([...groups.keys()].sort().map((source) => [source, summarize(groups.get(source)!, sampleRate)]));
 }
 
-/** vqcodec eval FILES/FOLDERS [--codebooks 1,2,4,8] [--baseline opus:6,codec2:1200] [--json] [--out DIR] */
+/** vqcodec eval FILES/FOLDERS [--codebooks 1,2,4,8] [--baseline opus:6,codec2:1200] [--json] [--out DIR] [--spectrograms DIR] */
 export async function evalCommand(inputs: string[], options: EvalOptions): Promise<void> {
   // Bad specs and missing programs are reported before any work is done.
   const baselines = options.baseline === undefined ? [] : parseBaselines(options.baseline);
@@ -89,6 +91,7 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
   if (limit !== undefined && limit < 1) throw new VqcodecError(`--limit must be a positive integer (got ${limit})`);
   const { files, sources } = await expandInputs(inputs, options.split ?? 'test', limit);
   const counts = intListOption('--codebooks', options.codebooks) ?? [codec.numCodebooks];
+  const pictured = options.spectrograms === undefined ? new Set<string>() : pictureFiles(files);
   const results: EvalResult[] = [];
   const bar = progressBar(files.length * (counts.length + baselines.length), 'eval |{bar}| {value}/{total} files | {file}', { file: '' });
   let done = 0;
@@ -106,6 +109,7 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
         await writeFileAtomic(`${stem}.vqt`, result.tokenBytes);
         await writeWav(`${stem}.wav`, { samples: result.decoded, sampleRate: codec.sampleRate });
       }
+      if (pictured.has(file)) await writeComparison(options.spectrograms!, `q${n}`, audio.samples, result.decoded, result.report, codec.sampleRate);
       done++;
     }
     results.push({
@@ -130,6 +134,7 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
         const stem = path.join(options.out, reference.name, path.basename(file, path.extname(file)));
         await writeWav(`${stem}.wav`, { samples: result.decoded, sampleRate: codec.sampleRate });
       }
+      if (pictured.has(file)) await writeComparison(options.spectrograms!, reference.name, audio.samples, result.decoded, result.report, codec.sampleRate);
       done++;
     }
     baselineResults.push({
@@ -186,6 +191,9 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
   if (!perFile && !options.quiet) note(`per-file rows are left out for ${files.length} files: --json has them`);
   if (options.plot && !options.quiet) note(`rate–quality plot written to ${options.plot}`);
   if (options.out && !options.quiet) note(`token files and decoded audio written under ${options.out}`);
+  if (options.spectrograms && !options.quiet) {
+    note(`spectrograms of ${pictured.size} of ${files.length} file(s) written under ${options.spectrograms} (q<codebooks>/, one folder per baseline)`);
+  }
 }
 
 /** A by-source table cell: `STOI / ESTOI / SI-SDR`. */
