@@ -13,7 +13,7 @@ export { delayPattern, undelayPattern, codebookStreams, frameMajor } from './tok
 export { loadAudio, validateAudio } from './audio/load.js';
 export { decodeWav, encodeWav, writeWav } from './audio/wav.js';
 export { resample } from './audio/resample.js';
-export { siSdr, stoi, logMelDistance, compressionRatio } from './eval/metrics.js';
+export { siSdr, stoi, estoi, logMelDistance, compressionRatio } from './eval/metrics.js';
 export { codebookUsage, usageFromCounts } from './eval/codebookUsage.js';
 export { evaluateClip, summarize } from './eval/evaluate.js';
 export { train, DEFAULT_TRAIN_OPTIONS, readLog, type TrainOptions, type TrainEvents } from './train/trainer.js';

@@ -16,6 +16,7 @@ import { Codec } from '../src/codec.js';
 import { makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
 import { readTokenFile, tokenFileSize, writeTokenFile } from '../src/tokens/tokenFile.js';
 import { FIXTURES, PACKAGE_ROOT } from '../src/paths.js';
+import { spectrogramFigureSize } from '../src/eval/spectrogramFigure.js';
 
 
 const ROOT = PACKAGE_ROOT;
@@ -269,7 +270,7 @@ test('bad input: train --restart with an unknown way, or a negative --dead-code-
   }
 });
 
-test('eval of a manifest: totals, per-source totals and codebook usage (JSON and tables)', async () => {
+test('eval of a manifest: totals, per-source totals, STOI and ESTOI, codebook usage (JSON and tables)', async () => {
   const dir = await freshDir('manifest');
   await fs.copyFile(SPEECH_WAV, path.join(dir, 'a.wav'));
   await fs.copyFile(path.join(FIXTURES, 'speech.ogg'), path.join(dir, 'b.ogg'));
@@ -282,19 +283,45 @@ test('eval of a manifest: totals, per-source totals and codebook usage (JSON and
   await fs.writeFile(manifest, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
   const r = cli('-q', 'eval', manifest, '--model', modelDir, '--codebooks', '1,2', '--json');
   assert.equal(r.status, 0, show(r));
-  const results = JSON.parse(r.stdout) as { numCodebooks: number; files: { name: string; bytes: number }[]; total: { files: number; seconds: number }; bySource: Record<string, { files: number; seconds: number }> }[];
+  type Figures = { files: number; seconds: number; stoi: number; estoi: number };
+  const results = JSON.parse(r.stdout) as { numCodebooks: number; files: { name: string; bytes: number; stoi: number; estoi: number }[]; total: Figures; bySource: Record<string, Figures> }[];
   assert.deepEqual(results.map((x) => x.numCodebooks), [1, 2]);
   for (const result of results) {
     assert.deepEqual(Object.keys(result.bySource), ['alpha', 'beta']);
     assert.equal(result.bySource.alpha.files + result.bySource.beta.files, result.total.files);
     assert.ok(Math.abs(result.bySource.alpha.seconds + result.bySource.beta.seconds - result.total.seconds) < 1e-9);
+    for (const figures of [...result.files, result.total, result.bySource.alpha]) {
+      for (const key of ['stoi', 'estoi'] as const) assert.ok(figures[key] >= -1 && figures[key] <= 1, `${key} ${figures[key]}`);
+      assert.notEqual(figures.estoi, figures.stoi);
+    }
   }
   assert.ok(results[1].files[0].bytes > results[0].files[0].bytes, 'two codebooks take more bytes than one');
   const text = cli('-q', 'eval', manifest, '--model', modelDir, '--codebooks', '1');
   assert.equal(text.status, 0, show(text));
-  assert.match(text.stdout, /by source: STOI \/ SI-SDR dB/);
+  assert.match(text.stdout, /by source: STOI \/ ESTOI \/ SI-SDR dB/);
+  assert.match(text.stdout, /SI-SDR dB +STOI +ESTOI +mel dist/);
   assert.match(text.stdout, /alpha/);
   assert.match(text.stdout, /beta/);
+});
+
+test('eval --spectrograms writes a PNG per file and codebook count, of the figure\'s size', async () => {
+  const dir = await freshDir('spectrograms');
+  const pictures = path.join(dir, 'pictures');
+  const r = cli('eval', SPEECH_WAV, '--model', modelDir, '--codebooks', '1,2', '--spectrograms', pictures, '--json');
+  assert.equal(r.status, 0, show(r));
+  const results = JSON.parse(r.stdout) as { numCodebooks: number; total: { estoi: number } }[];
+  assert.deepEqual(results.map((x) => x.numCodebooks), [1, 2]);
+  for (const x of results) assert.ok(Number.isFinite(x.total.estoi), 'eval --json reports ESTOI');
+  assert.deepEqual((await fs.readdir(pictures)).sort(), ['q1', 'q2']);
+  const expected = spectrogramFigureSize(SPEECH_SAMPLES, 16000, 2);
+  for (const q of ['q1', 'q2']) {
+    assert.deepEqual(await fs.readdir(path.join(pictures, q)), ['speech.png'], 'one picture, no temp file left');
+    const png = await fs.readFile(path.join(pictures, q, 'speech.png'));
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG signature');
+    assert.equal(png.toString('latin1', 12, 16), 'IHDR');
+    assert.deepEqual({ width: png.readUInt32BE(16), height: png.readUInt32BE(20) }, expected);
+    assert.deepEqual([png[24], png[25]], [8, 2], '8-bit RGB');
+  }
 });
 
 test('bad input: eval --limit 0', async () => {

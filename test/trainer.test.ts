@@ -129,7 +129,7 @@ test('a 4-step run writes log.jsonl, checkpoint.bin, train.json and a loadable m
   const valid = log.filter((e) => e.type === 'valid');
   assert.deepEqual(valid.map((e) => e.step), [4]);
   assert.equal(valid[0].perplexity.length, NUM_CODEBOOKS);
-  for (const k of ['siSdr', 'stoi', 'melDistance'] as const) assert.equal(typeof valid[0][k], 'number', `valid ${k}`);
+  for (const k of ['siSdr', 'stoi', 'estoi', 'melDistance'] as const) assert.equal(typeof valid[0][k], 'number', `valid ${k}`);
 
   const checkpoint = await readBundle(path.join(runA, 'checkpoint.bin'));
   assert.equal(checkpoint.meta.format, 'vqcodec-checkpoint');

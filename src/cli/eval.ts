@@ -8,6 +8,7 @@ import { plotRateQuality } from '../eval/plot.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { expandInputs } from '../train/data.js';
 import { intListOption, intOption, loadCodec, type GlobalOptions } from './common.js';
+import { pictureFiles, writeComparison } from './pictures.js';
 import { fixed, note, progressBar, table } from './ui.js';
 
 export interface EvalOptions extends GlobalOptions {
@@ -18,6 +19,7 @@ export interface EvalOptions extends GlobalOptions {
   out?: string;
   baseline?: string;
   plot?: string;
+  spectrograms?: string;
 }
 
 /** Longer file lists print only their TOTAL rows (every file is in --json). */
@@ -59,7 +61,7 @@ function summarizeBySource(reports: ClipReport[], sources: Map<string, string>, 
   return Object.fromEntries([...groups.keys()].sort().map((source) => [source, summarize(groups.get(source)!, sampleRate)]));
 }
 
-/** vqcodec eval FILES/FOLDERS [--codebooks 1,2,4,8] [--baseline opus:6,codec2:1200] [--json] [--out DIR] */
+/** vqcodec eval FILES/FOLDERS [--codebooks 1,2,4,8] [--baseline opus:6,codec2:1200] [--json] [--out DIR] [--spectrograms DIR] */
 export async function evalCommand(inputs: string[], options: EvalOptions): Promise<void> {
   // Bad specs and missing programs are reported before any work is done.
   const baselines = options.baseline === undefined ? [] : parseBaselines(options.baseline);
@@ -69,6 +71,7 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
   if (limit !== undefined && limit < 1) throw new VqcodecError(`--limit must be a positive integer (got ${limit})`);
   const { files, sources } = await expandInputs(inputs, options.split ?? 'test', limit);
   const counts = intListOption('--codebooks', options.codebooks) ?? [codec.numCodebooks];
+  const pictured = options.spectrograms === undefined ? new Set<string>() : pictureFiles(files);
   const results: EvalResult[] = [];
   const bar = progressBar(files.length * (counts.length + baselines.length), 'eval |{bar}| {value}/{total} files | {file}', { file: '' });
   let done = 0;
@@ -86,6 +89,7 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
         await writeFileAtomic(`${stem}.vqt`, result.tokenBytes);
         await writeWav(`${stem}.wav`, { samples: result.decoded, sampleRate: codec.sampleRate });
       }
+      if (pictured.has(file)) await writeComparison(options.spectrograms!, `q${n}`, audio.samples, result.decoded, result.report, codec.sampleRate);
       done++;
     }
     results.push({
@@ -110,6 +114,7 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
         const stem = path.join(options.out, reference.name, path.basename(file, path.extname(file)));
         await writeWav(`${stem}.wav`, { samples: result.decoded, sampleRate: codec.sampleRate });
       }
+      if (pictured.has(file)) await writeComparison(options.spectrograms!, reference.name, audio.samples, result.decoded, result.report, codec.sampleRate);
       done++;
     }
     baselineResults.push({
@@ -145,9 +150,9 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
   }
   if (results.length + baselineResults.length > 1) {
     console.log(`\nrate–quality (${files.length} files, ${minutes} min)`);
-    const row = (name: string, t: Summary, perplexity = '') => [name, fixed(t.bitsPerSecond / 1000, 3), fixed(t.siSdr), fixed(t.stoi, 3), fixed(t.melDistance, 3), perplexity];
+    const row = (name: string, t: Summary, perplexity = '') => [name, fixed(t.bitsPerSecond / 1000, 3), fixed(t.siSdr), fixed(t.stoi, 3), fixed(t.estoi, 3), fixed(t.melDistance, 3), perplexity];
     const minPerplexity = (r: EvalResult) => fixed(Math.min(...r.codebookUsage.map((u) => u.perplexity)), 0);
-    console.log(table(['codec', 'kbps', 'SI-SDR dB', 'STOI', 'mel dist', 'min perplexity'], [
+    console.log(table(['codec', 'kbps', 'SI-SDR dB', 'STOI', 'ESTOI', 'mel dist', 'min perplexity'], [
       ...results.map((r) => row(`vqcodec ${r.numCodebooks} codebook(s)`, r.total, minPerplexity(r))),
       ...baselineResults.map((b) => row(b.title, b.total)),
     ]));
@@ -158,22 +163,30 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
       ...results.map((r) => ({ name: `vqcodec ${r.numCodebooks}`, summaries: r.bySource! })),
       ...baselineResults.map((b) => ({ name: b.title, summaries: b.bySource! })),
     ];
-    console.log('\nby source: STOI / SI-SDR dB');
+    console.log('\nby source: STOI / ESTOI / SI-SDR dB');
     console.log(table(['source', 'files', 'min', ...columns.map((c) => c.name)], Object.entries(bySource).map(([source, t]) => [
-      source, String(t.files), fixed(t.seconds / 60, 1), ...columns.map((c) => `${fixed(c.summaries[source].stoi, 3)} / ${fixed(c.summaries[source].siSdr, 1)}`),
+      source, String(t.files), fixed(t.seconds / 60, 1), ...columns.map((c) => bySourceCell(c.summaries[source])),
     ])));
   }
   if (!perFile && !options.quiet) note(`per-file rows are left out for ${files.length} files: --json has them`);
   if (options.plot && !options.quiet) note(`rate–quality plot written to ${options.plot}`);
   if (options.out && !options.quiet) note(`token files and decoded audio written under ${options.out}`);
+  if (options.spectrograms && !options.quiet) {
+    note(`spectrograms of ${pictured.size} of ${files.length} file(s) written under ${options.spectrograms} (q<codebooks>/, one folder per baseline)`);
+  }
+}
+
+/** A by-source table cell: `STOI / ESTOI / SI-SDR`. */
+function bySourceCell(t: Summary): string {
+  return `${fixed(t.stoi, 3)} / ${fixed(t.estoi, 3)} / ${fixed(t.siSdr, 1)}`;
 }
 
 /** One row per file and a TOTAL row. */
 function reportTable(files: ClipReport[], total: Summary): string {
   const row = (name: string, x: ClipReport | Summary) => [
-    name, fixed(x.seconds, 1), fixed(x.bitsPerSecond / 1000, 3), fixed(x.compressionRatio, 0), fixed(x.siSdr), fixed(x.stoi, 3), fixed(x.melDistance, 3),
+    name, fixed(x.seconds, 1), fixed(x.bitsPerSecond / 1000, 3), fixed(x.compressionRatio, 0), fixed(x.siSdr), fixed(x.stoi, 3), fixed(x.estoi, 3), fixed(x.melDistance, 3),
   ];
   const rows = files.map((f) => row(path.basename(f.name), f));
   rows.push(row('TOTAL', total));
-  return table(['file', 'seconds', 'kbps', 'ratio', 'SI-SDR dB', 'STOI', 'mel dist'], rows);
+  return table(['file', 'seconds', 'kbps', 'ratio', 'SI-SDR dB', 'STOI', 'ESTOI', 'mel dist'], rows);
 }

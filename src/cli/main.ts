@@ -8,6 +8,7 @@ import { decodeCommand } from './decode.js';
 import { demoCommand } from './demo.js';
 import { encodeCommand } from './encode.js';
 import { evalCommand } from './eval.js';
+import { MAX_PICTURE_FILES } from './pictures.js';
 import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
 import { plotCommand } from './plot.js';
@@ -46,7 +47,7 @@ function program(): Command {
     .action((input, output, o) => decodeCommand(input, output, { ...globals(), ...o }));
   p.command('info').description('print a .vqt file header').argument('<input>').action((input) => infoCommand(input));
   p.command('eval')
-    .description('encode → decode audio files or folders and report bitrate, SI-SDR, STOI, mel distance, codebook usage')
+    .description('encode → decode audio files or folders and report bitrate, SI-SDR, STOI, ESTOI, mel distance, codebook usage')
     .argument('<inputs...>')
     .option(...modelOption)
     .option('-n, --codebooks <list>', 'comma-separated codebook counts to evaluate, e.g. 1,2,4,8')
@@ -54,7 +55,8 @@ function program(): Command {
     .option('--limit <n>', 'evaluate n files spread evenly over the list')
     .option('--json', 'print JSON instead of tables')
     .option('-o, --out <dir>', 'also write the token files and decoded audio here')
-    .option('--plot <file.svg>', 'also draw the rate–quality curves (STOI, SI-SDR, mel distance against kbps)')
+    .option('--plot <file.svg>', 'also draw the rate–quality curves (STOI, ESTOI, SI-SDR, mel distance against kbps)')
+    .option('--spectrograms <dir>', `also write a PNG per file and codebook count (and baseline) under DIR/q<n>/: spectrograms of the original and the decoded audio (${MAX_PICTURE_FILES} files spread evenly over longer lists)`)
     .option('--baseline <specs>', 'also measure reference codecs (Opus, Codec2: their programs must be installed), e.g. opus:6,codec2:1200,codec2:3200')
     .action((inputs, o) => evalCommand(inputs, { ...globals(), ...o }));
   p.command('tokens')

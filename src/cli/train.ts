@@ -129,7 +129,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
       }
     },
     onValidate(v) {
-      if (!options.quiet) note(`\nvalidation at step ${v.step}: SI-SDR ${fixed(v.siSdr)} dB, STOI ${fixed(v.stoi, 3)}, mel distance ${fixed(v.melDistance, 3)}`);
+      if (!options.quiet) note(`\nvalidation at step ${v.step}: SI-SDR ${fixed(v.siSdr)} dB, STOI ${fixed(v.stoi, 3)}, ESTOI ${fixed(v.estoi ?? Number.NaN, 3)}, mel distance ${fixed(v.melDistance, 3)}`);
     },
   }, changed, codeRestarts);
   bar.stop();

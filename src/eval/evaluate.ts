@@ -9,7 +9,7 @@ import { encodeTokenFile, decodeTokenFile } from '../tokens/tokenFile.js';
 import type { Tokens } from '../types.js';
 import type { ReferenceCodec } from './baselines.js';
 import { usageFromCounts } from './codebookUsage.js';
-import { compressionRatio, logMelDistance, siSdr, stoi } from './metrics.js';
+import { compressionRatio, logMelDistance, siSdr, stoiAndEstoi } from './metrics.js';
 
 export interface ClipReport {
   name: string;
@@ -23,6 +23,8 @@ export interface ClipReport {
   compressionRatio: number;
   siSdr: number;
   stoi: number;
+  /** Extended STOI (Jensen & Taal 2016): also sensitive to distortions that change the spectral shape. */
+  estoi: number;
   melDistance: number;
 }
 
@@ -87,17 +89,17 @@ function measure(
     bitsPerSecond,
     compressionRatio: compressionRatio(bitsPerSecond, sampleRate),
     siSdr: siSdr(samples, decoded),
-    stoi: stoiOrNaN(samples, decoded, sampleRate),
+    ...intelligibilityOrNaN(samples, decoded, sampleRate),
     melDistance: logMelDistance(samples, decoded, sampleRate),
   };
 }
 
-/** STOI needs ≥ 30 non-silent frames (~0.4 s); shorter clips get NaN rather than an error. */
-function stoiOrNaN(reference: Float32Array, estimate: Float32Array, sampleRate: number): number {
+/** STOI and ESTOI need ≥ 30 non-silent frames (~0.4 s); shorter clips get NaN rather than an error. */
+function intelligibilityOrNaN(reference: Float32Array, estimate: Float32Array, sampleRate: number): { stoi: number; estoi: number } {
   try {
-    return stoi(reference, estimate, sampleRate);
+    return stoiAndEstoi(reference, estimate, sampleRate);
   } catch {
-    return Number.NaN;
+    return { stoi: Number.NaN, estoi: Number.NaN };
   }
 }
 
@@ -146,6 +148,7 @@ export interface Summary {
   compressionRatio: number;
   siSdr: number;
   stoi: number;
+  estoi: number;
   melDistance: number;
 }
 
@@ -153,7 +156,7 @@ export interface Summary {
 export function summarize(reports: ClipReport[], sampleRate: number): Summary {
   const seconds = reports.reduce((s, r) => s + r.seconds, 0);
   const bits = reports.reduce((s, r) => s + r.bytes * 8, 0);
-  const mean = (key: 'siSdr' | 'stoi' | 'melDistance') => {
+  const mean = (key: 'siSdr' | 'stoi' | 'estoi' | 'melDistance') => {
     const values = reports.map((r) => r[key]).filter((v) => Number.isFinite(v));
     return values.length ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN;
   };
@@ -165,6 +168,7 @@ export function summarize(reports: ClipReport[], sampleRate: number): Summary {
     compressionRatio: bitsPerSecond > 0 ? compressionRatio(bitsPerSecond, sampleRate) : 0,
     siSdr: mean('siSdr'),
     stoi: mean('stoi'),
+    estoi: mean('estoi'),
     melDistance: mean('melDistance'),
   };
 }

@@ -95,7 +95,7 @@ export function plotTrainingLog(entries: LogEntry[], title: string): string {
         series: [line('total', train, (e) => e.total), line('waveform L1', train, (e) => e.waveform), line('STFT', train, (e) => e.stft), line('commitment', train, (e) => e.commitment)],
       },
       { title: 'codebook perplexity (per codebook)', series: Array.from({ length: codebooks }, (_, q) => line(`codebook ${q}`, train, (e) => e.perplexity[q] ?? NaN)) },
-      { title: 'validation', series: [line('SI-SDR (dB)', valid, (e) => e.siSdr), line('mel distance ×10', valid, (e) => e.melDistance * 10), line('STOI ×10', valid, (e) => e.stoi * 10)] },
+      { title: 'validation', series: [line('SI-SDR (dB)', valid, (e) => e.siSdr), line('mel distance ×10', valid, (e) => e.melDistance * 10), line('STOI ×10', valid, (e) => e.stoi * 10), line('ESTOI ×10', valid, (e) => (e.estoi ?? NaN) * 10)] },
     ],
     title,
   );
@@ -105,14 +105,15 @@ export function plotTrainingLog(entries: LogEntry[], title: string): string {
 export interface RatePoint {
   bitsPerSecond: number;
   stoi: number;
+  estoi: number;
   siSdr: number;
   melDistance: number;
 }
 
-/** Rate–quality curves (STOI, SI-SDR, mel distance against kbps), one series per codec. */
+/** Rate–quality curves (STOI, ESTOI, SI-SDR, mel distance against kbps), one series per codec. */
 export function plotRateQuality(codecs: { name: string; points: RatePoint[] }[], title: string): string {
   const series = (get: (p: RatePoint) => number): Series[] =>
     codecs.map((c) => ({ name: c.name, points: [...c.points].sort((a, b) => a.bitsPerSecond - b.bitsPerSecond).map((p) => [p.bitsPerSecond / 1000, get(p)]) }));
   const panel = (name: string, get: (p: RatePoint) => number): Panel => ({ title: name, series: series(get), xLabel: 'kbps', markers: true });
-  return renderPanels([panel('STOI (higher is better)', (p) => p.stoi), panel('SI-SDR dB (higher is better)', (p) => p.siSdr), panel('log-mel distance (lower is better)', (p) => p.melDistance)], title);
+  return renderPanels([panel('STOI (higher is better)', (p) => p.stoi), panel('ESTOI (higher is better)', (p) => p.estoi), panel('SI-SDR dB (higher is better)', (p) => p.siSdr), panel('log-mel distance (lower is better)', (p) => p.melDistance)], title);
 }

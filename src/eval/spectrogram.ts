@@ -1,84 +1,48 @@
 /**
- * Log-mel spectrograms (mel bands from meyda) stacked into one picture, to see at a glance
- * what each bitrate keeps and loses: a picture beats a table of distances here.
+ * Linear-frequency power spectrograms in dB for pictures (./spectrogramFigure.ts): a linear
+ * axis keeps the formants F2 and F3 (1–3 kHz) as tall as the low frequencies, where a mel axis
+ * squeezes them, and shows what a codec does to the top octave.
  */
-import meyda from 'meyda';
-import { encodePng } from '../io/png.js';
+import { check } from '../errors.js';
+import { hannWindow, powerSpectrum } from './fft.js';
 
-/** The part of meyda's settings object used here (its CommonJS default export under NodeNext). */
-interface MeydaSettings {
-  bufferSize: number;
-  sampleRate: number;
-  melBands: number;
-  windowingFunction: string;
-  extract(feature: 'melBands', signal: Float32Array): number[];
-}
-const Meyda = meyda as unknown as MeydaSettings;
+/** Window length in seconds: a wideband analysis (about 16 ms) resolves formants and onsets. */
+const WINDOW_SECONDS = 0.016;
+/** Floor of the dB values (silence), far below any colour scale. */
+const FLOOR_DB = -200;
 
-const FRAME = 1024;
-const HOP = 256;
-const BANDS = 80;
-const RANGE_DB = 80;
-
-/** dB mel power per frame: [frames][BANDS]. */
-export function melSpectrogramDb(samples: Float32Array, sampleRate: number): Float32Array[] {
-  Meyda.bufferSize = FRAME;
-  Meyda.sampleRate = sampleRate;
-  Meyda.melBands = BANDS;
-  Meyda.windowingFunction = 'hanning';
-  const frames: Float32Array[] = [];
-  const buffer = new Float32Array(FRAME);
-  for (let start = 0; start + FRAME <= Math.max(samples.length, FRAME); start += HOP) {
-    buffer.fill(0);
-    buffer.set(samples.subarray(start, start + FRAME));
-    const bands = Meyda.extract('melBands', buffer);
-    frames.push(Float32Array.from(bands, (p) => 10 * Math.log10(p + 1e-12)));
-  }
-  return frames;
-}
-
-/** Dark blue → red → yellow → white: enough contrast to read formants and noise floors. */
-const STOPS: [number, number, number][] = [
-  [0, 0, 4],
-  [60, 15, 110],
-  [180, 40, 90],
-  [250, 120, 30],
-  [252, 250, 180],
-];
-
-function colour(t: number): [number, number, number] {
-  const x = Math.min(1, Math.max(0, t)) * (STOPS.length - 1);
-  const i = Math.min(STOPS.length - 2, Math.floor(x));
-  const f = x - i;
-  return [0, 1, 2].map((c) => Math.round(STOPS[i][c] + f * (STOPS[i + 1][c] - STOPS[i][c]))) as [number, number, number];
+export interface Spectrogram {
+  /** dB per frame and bin, [frame][bin]; frame f is centred at f·hop samples. */
+  db: Float32Array[];
+  /** Hz between bins; bin 0 is 0 Hz and the last is sampleRate/2. */
+  binHz: number;
+  hop: number;
 }
 
 /**
- * One PNG with a spectrogram per signal, top to bottom, on a shared dB scale (the first
- * signal's peak at the top of the range, RANGE_DB below it black); low frequencies at the bottom.
+ * Periodic Hann frames of about 16 ms (a power of two in samples, 256 at 16 kHz) every `hop`
+ * samples, zero-padded to twice their length for finer bins, centred on their time (the signal is
+ * padded with zeros by half a window at both ends). dB are re a full-scale sine: a sine of
+ * amplitude 1 peaks at 0 dB.
  */
-export function spectrogramPng(signals: Float32Array[], sampleRate: number, scale = 2): Uint8Array {
-  const specs = signals.map((s) => melSpectrogramDb(s, sampleRate));
-  const top = Math.max(...specs[0].map((f) => Math.max(...f)));
-  const width = Math.max(...specs.map((s) => s.length)) * scale;
-  const rowHeight = BANDS * scale;
-  const gap = 4;
-  const height = specs.length * rowHeight + (specs.length - 1) * gap;
-  const rgb = new Uint8Array(width * height * 3).fill(255);
-  specs.forEach((spec, row) => {
-    const y0 = row * (rowHeight + gap);
-    for (let x = 0; x < width; x++) {
-      const frame = spec[Math.floor(x / scale)];
-      for (let y = 0; y < rowHeight; y++) {
-        const band = BANDS - 1 - Math.floor(y / scale);
-        const db = frame === undefined ? top - RANGE_DB : frame[band];
-        const [r, g, b] = colour(1 - (top - db) / RANGE_DB);
-        const i = ((y0 + y) * width + x) * 3;
-        rgb[i] = r;
-        rgb[i + 1] = g;
-        rgb[i + 2] = b;
-      }
+export function spectrogramDb(samples: Float32Array, sampleRate: number, hop: number): Spectrogram {
+  check(sampleRate > 0, `spectrogram: bad sample rate ${sampleRate}`);
+  check(Number.isInteger(hop) && hop > 0, `spectrogram: bad hop ${hop}`);
+  const size = 2 ** Math.max(4, Math.round(Math.log2(WINDOW_SECONDS * sampleRate)));
+  const window = hannWindow(size);
+  // A sine of amplitude 1 gives |X| = Σw / 2 at its bin.
+  const fullScale = (window.reduce((a, b) => a + b, 0) / 2) ** 2;
+  const frames = Math.floor(samples.length / hop) + 1;
+  const frame = new Float64Array(size);
+  const db: Float32Array[] = [];
+  for (let f = 0; f < frames; f++) {
+    const start = f * hop - size / 2;
+    for (let i = 0; i < size; i++) {
+      const j = start + i;
+      frame[i] = j >= 0 && j < samples.length ? samples[j]! * window[i]! : 0;
     }
-  });
-  return encodePng(width, height, rgb);
+    const power = powerSpectrum(frame, 2 * size);
+    db.push(Float32Array.from(power, (p) => Math.max(FLOOR_DB, 10 * Math.log10(p / fullScale + 1e-30))));
+  }
+  return { db, binHz: sampleRate / (2 * size), hop };
 }

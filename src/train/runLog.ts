@@ -25,6 +25,8 @@ export interface ValidLog {
   step: number;
   siSdr: number;
   stoi: number;
+  /** Extended STOI; absent from logs written before it was measured. */
+  estoi?: number;
   melDistance: number;
   perplexity: number[];
 }

@@ -221,5 +221,5 @@ function validate(model: VqVae, clips: Clip[], step: number): ValidLog {
     return result.report;
   });
   const s = summarize(reports, model.config.sampleRate);
-  return { type: 'valid', step, siSdr: s.siSdr, stoi: s.stoi, melDistance: s.melDistance, perplexity: usage.report().map((u) => u.perplexity) };
+  return { type: 'valid', step, siSdr: s.siSdr, stoi: s.stoi, estoi: s.estoi, melDistance: s.melDistance, perplexity: usage.report().map((u) => u.perplexity) };
 }
