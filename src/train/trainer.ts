@@ -49,9 +49,10 @@ export async function train(
 ): Promise<Codec> {
   validateTrainOptions(options);
   validateConfig(config);
+  config = withCodeRestarts(config, codeRestarts);
   await fs.mkdir(options.outDir, { recursive: true });
   const runLog = new RunLog(options.outDir);
-  const run = await openRun(withCodeRestarts(config, codeRestarts), options, resume, runLog, changed, codeRestarts);
+  const run = await openRun(config, options, resume, runLog, changed, codeRestarts);
   const { model, adam, random, options: opts } = run;
   await writeFileAtomic(path.join(options.outDir, 'train.json'), JSON.stringify({ config: model.config, options: opts }, null, 2) + '\n');
 
