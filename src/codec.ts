@@ -4,17 +4,12 @@
  * and the result equals coding the whole input at once.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { chunkPlan, firstFrameRead, planChunks, readyChunks, type Chunk, type ChunkPlan } from './chunks.js';
 import { VqcodecError } from './errors.js';
-import { readBundle, writeBundle, type Precision } from './io/bundle.js';
-import { roundToHalf } from './io/float16.js';
-import { writeFileAtomic } from './io/atomic.js';
+import type { Precision } from './io/bundle.js';
+import { loadModel, modelFingerprint, roundWeightsToHalf, saveModel } from './io/modelStore.js';
 import { bitrate, contextFrames, frameRate, hopLength, validateConfig, type CodecConfig } from './model/config.js';
-import type { NamedArrays } from './model/params.js';
-import { VqVae, withoutTrainingState } from './model/vqvae.js';
+import { VqVae } from './model/vqvae.js';
 import { SlidingBuffer } from './slidingBuffer.js';
 import type { Tokens } from './types.js';
 
@@ -39,13 +34,12 @@ export class Codec {
 
   /** A codec around a model in memory (fresh or being trained); the fingerprint is taken now. */
   static fromModel(model: VqVae): Codec {
-    return new Codec(model, fingerprintOf(model.config, model.inferenceArrays()));
+    return new Codec(model, modelFingerprint(model));
   }
 
   /** Rounds a model's weights to float16 in place (a new model, with a new fingerprint), then wraps it. */
   static fromModelAtHalfPrecision(model: VqVae): Codec {
-    const rounded = Object.fromEntries(Object.entries(model.inferenceArrays()).map(([name, a]) => [name, { shape: a.shape, data: roundToHalf(a.data) }]));
-    model.loadArrays(rounded, 'rounded weights');
+    roundWeightsToHalf(model);
     return Codec.fromModel(model);
   }
 
@@ -55,31 +49,10 @@ export class Codec {
     return Codec.fromModel(new VqVae(config, seed));
   }
 
-  /** Loads `dir/config.json` and `dir/weights.bin`. */
+  /** Loads a model directory (`dir/config.json` and `dir/weights.bin`, see io/modelStore.ts). */
   static async load(dir: string): Promise<Codec> {
-    const configPath = path.join(dir, 'config.json');
-    let text: string;
-    try {
-      text = await fs.readFile(configPath, 'utf8');
-    } catch {
-      throw new VqcodecError(`no model at ${dir} (expected config.json and weights.bin)`);
-    }
-    let config: CodecConfig;
-    try {
-      config = JSON.parse(text);
-    } catch {
-      throw new VqcodecError(`${configPath} is not valid JSON`);
-    }
-    validateConfig(config);
-    const bundle = await readBundle(path.join(dir, 'weights.bin'));
-    const model = new VqVae(config);
-    try {
-      model.loadArrays(bundle.arrays, path.join(dir, 'weights.bin'));
-    } catch (err) {
-      model.dispose();
-      throw new VqcodecError((err as Error).message);
-    }
-    return new Codec(model, fingerprintOf(config, withoutTrainingState(bundle.arrays)));
+    const { model, fingerprint } = await loadModel(dir);
+    return new Codec(model, fingerprint);
   }
 
   /**
@@ -87,15 +60,8 @@ export class Codec {
    * needs weights that float16 holds exactly (see fromModelAtHalfPrecision), so that the saved model
    * has this codec's fingerprint and decodes its tokens.
    */
-  async save(dir: string, precision: Precision = 'float32'): Promise<void> {
-    const arrays = this.model.inferenceArrays();
-    if (precision === 'float16') {
-      const inexact = Object.entries(arrays).find(([, a]) => !roundToHalf(a.data).every((v, i) => v === a.data[i]));
-      if (inexact !== undefined) throw new VqcodecError(`cannot save as float16: parameter ${inexact[0]} is not float16-exact (round the weights first)`);
-    }
-    await fs.mkdir(dir, { recursive: true });
-    await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(this.config, null, 2) + '\n');
-    await writeBundle(path.join(dir, 'weights.bin'), { meta: { format: 'vqcodec-weights', version: 1, fingerprint: this.fingerprint }, arrays }, precision);
+  save(dir: string, precision: Precision = 'float32'): Promise<void> {
+    return saveModel(dir, this.model, this.fingerprint, precision);
   }
 
   get config(): CodecConfig {
@@ -318,26 +284,4 @@ function keepFirstCodebooks(codes: Int32Array, q: number, n: number): Int32Array
   const kept = new Int32Array(frames * n);
   for (let f = 0; f < frames; f++) kept.set(codes.subarray(f * q, f * q + n), f * n);
   return kept;
-}
-
-/** 16 hex digits of SHA-256 over the config and every parameter, in a fixed order. */
-export function fingerprintOf(config: CodecConfig, arrays: NamedArrays): string {
-  const hash = createHash('sha256');
-  hash.update(canonicalJson(config));
-  for (const name of Object.keys(arrays).sort()) {
-    const a = arrays[name];
-    hash.update(name);
-    hash.update(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength));
-  }
-  return hash.digest('hex').slice(0, 16);
-}
-
-/** JSON with object keys sorted, so equal configs hash equally whatever their key order. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
