@@ -8,7 +8,7 @@ import { chunkPlan, firstFrameRead, planChunks, readyChunks, type Chunk, type Ch
 import { VqcodecError } from './errors.js';
 import type { Precision } from './io/bundle.js';
 import { loadModel, modelFingerprint, roundWeightsToHalf, saveModel } from './io/modelStore.js';
-import { bitrate, contextFrames, frameRate, hopLength, validateConfig, type CodecConfig } from './model/config.js';
+import { bitrate, frameRate, hopLength, validateConfig, type CodecConfig } from './model/config.js';
 import { VqVae } from './model/vqvae.js';
 import { SlidingBuffer } from './slidingBuffer.js';
 import type { Tokens } from './types.js';
@@ -227,14 +227,14 @@ export class Codec {
     return out;
   }
 
+  /** Chunks read the encoder's receptive field around the frames they keep. */
   private encodePlan(chunkFrames: number | undefined): ChunkPlan {
-    const context = contextFrames(this.config);
-    return chunkPlan({ before: context, after: context }, chunkFrames);
+    return chunkPlan(this.model.encoderContext, chunkFrames);
   }
 
+  /** Chunks read the decoder's receptive field around the frames they keep. */
   private decodePlan(chunkFrames: number | undefined): ChunkPlan {
-    const context = contextFrames(this.config);
-    return chunkPlan({ before: context, after: context }, chunkFrames);
+    return chunkPlan(this.model.decoderContext, chunkFrames);
   }
 
   /** Checks tokens against this model and the codebook option; returns the codebooks to decode. */
