@@ -242,7 +242,7 @@ export class Codec {
     this.checkTokens(tokens);
     if (options.numCodebooks !== undefined && options.numCodebooks !== tokens.numCodebooks) {
       if (!(Number.isInteger(options.numCodebooks) && options.numCodebooks >= 1 && options.numCodebooks <= tokens.numCodebooks)) {
-        throw new VqcodecError(`--codebooks must be an integer from 1 to ${tokens.numCodebooks} for these tokens (got ${options.numCodebooks})`);
+        throw new VqcodecError(`numCodebooks must be an integer from 1 to ${tokens.numCodebooks} for these tokens (got ${options.numCodebooks})`);
       }
       return options.numCodebooks;
     }
@@ -251,7 +251,7 @@ export class Codec {
 
   private checkCodebooks(n = this.numCodebooks): number {
     if (!(Number.isInteger(n) && n >= 1 && n <= this.numCodebooks)) {
-      throw new VqcodecError(`--codebooks must be an integer from 1 to ${this.numCodebooks} for this model (got ${n})`);
+      throw new VqcodecError(`numCodebooks must be an integer from 1 to ${this.numCodebooks} for this model (got ${n})`);
     }
     return n;
   }
