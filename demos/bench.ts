@@ -23,8 +23,9 @@ import { initBackend } from '../src/backend.js';
 import { table } from '../src/cli/ui.js';
 import { Codec } from '../src/codec.js';
 import { VqcodecError } from '../src/errors.js';
-import { PRESETS, contextFrames, hopLength, makeConfig, type CodecConfig, type DeepPartial } from '../src/model/config.js';
+import { PRESETS, hopLength, makeConfig, type CodecConfig, type DeepPartial } from '../src/model/config.js';
 import { VqVae } from '../src/model/vqvae.js';
+import type { FrameContext } from '../src/model/receptiveField.js';
 import { encodeWavFile } from '../src/streamFiles.js';
 import { Adam } from '../src/train/adam.js';
 import { DataParallel } from '../src/train/parallel.js';
@@ -355,6 +356,11 @@ interface TorchFigures {
   torch: string;
 }
 
+/** A receptive field in frames: "±9" when both sides are equal, "6 before, 0 after" otherwise. */
+function contextText({ before, after }: FrameContext): string {
+  return before === after ? `±${before}` : `${before} before, ${after} after`;
+}
+
 /**
  * The same network in PyTorch (demos/torch_reference.py, Debian's python3-torch), for scale.
  * Only run with --torch and when `import torch` works: PyTorch is never a dependency.
@@ -422,6 +428,7 @@ async function main(): Promise<void> {
   const encoderGflopPerAudioSec = (probe.encoder.macsPerSample() * 2 * config.sampleRate) / 1e9;
   const decoderGflopPerAudioSec = (probe.decoder.macsPerSample() * 2 * config.sampleRate) / 1e9;
   const parameters = Object.values(probe.inferenceArrays()).reduce((s, a) => s + a.data.length, 0);
+  const context = `encoder ${contextText(probe.encoderContext)}, decoder ${contextText(probe.decoderContext)}`;
   probe.dispose();
   const forwardGflopPerAudioSec = (macsPerSample * 2 * config.sampleRate) / 1e9;
   const forwardGflopPerStep = forwardGflopPerAudioSec * BATCH * CROP_SECONDS;
@@ -507,7 +514,7 @@ async function main(): Promise<void> {
   const single = training[0]!;
   const threads = await wasmThreads(backends[0]!);
   const out: string[] = [];
-  out.push(`vqcodec benchmark: ${configName}, ${(parameters / 1e6).toFixed(2)} M parameters, hop ${hop}, context ${contextFrames(config)} frames; node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, load average ${os.loadavg()[0]!.toFixed(2)}`);
+  out.push(`vqcodec benchmark: ${configName}, ${(parameters / 1e6).toFixed(2)} M parameters, hop ${hop}, context frames ${context}; node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, load average ${os.loadavg()[0]!.toFixed(2)}`);
   out.push('');
   out.push(
     table(

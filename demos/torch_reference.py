@@ -125,7 +125,12 @@ def hop_length(config):
 
 
 def context_frames(config):
-    """contextFrames(): frames either side of a frame that can influence it ('same' padding)."""
+    """Frames either side of a frame that can influence it ('same' padding): vqcodec's former hand formula.
+
+    At least the receptive field vqcodec now derives from its layers (VqVae.encoderContext and
+    decoderContext: 9 and 11 frames for the default preset, against 13 here), so chunks here do
+    somewhat more work than vqcodec's.
+    """
     half = (config["kernelSize"] - 1) / 2
     units_span = sum(half * d for d in config["dilations"])
     spacing = 1

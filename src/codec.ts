@@ -4,16 +4,13 @@
  * and the result equals coding the whole input at once.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
+import { chunkPlan, firstFrameRead, planChunks, readyChunks, type Chunk, type ChunkPlan } from './chunks.js';
 import { VqcodecError } from './errors.js';
-import { readBundle, writeBundle, type Precision } from './io/bundle.js';
-import { roundToHalf } from './io/float16.js';
-import { writeFileAtomic } from './io/atomic.js';
-import { bitrate, contextFrames, frameRate, hopLength, validateConfig, type CodecConfig } from './model/config.js';
-import type { NamedArrays } from './model/params.js';
-import { VqVae, withoutTrainingState } from './model/vqvae.js';
+import type { Precision } from './io/bundle.js';
+import { loadModel, modelFingerprint, roundWeightsToHalf, saveModel } from './io/modelStore.js';
+import { bitrate, frameRate, hopLength, validateConfig, type CodecConfig } from './model/config.js';
+import { VqVae } from './model/vqvae.js';
+import { SlidingBuffer } from './slidingBuffer.js';
 import type { Tokens } from './types.js';
 
 /** A token stream's header: everything in Tokens but the codes (as in a .vqt file's header). */
@@ -37,13 +34,12 @@ export class Codec {
 
   /** A codec around a model in memory (fresh or being trained); the fingerprint is taken now. */
   static fromModel(model: VqVae): Codec {
-    return new Codec(model, fingerprintOf(model.config, model.inferenceArrays()));
+    return new Codec(model, modelFingerprint(model));
   }
 
   /** Rounds a model's weights to float16 in place (a new model, with a new fingerprint), then wraps it. */
   static fromModelAtHalfPrecision(model: VqVae): Codec {
-    const rounded = Object.fromEntries(Object.entries(model.inferenceArrays()).map(([name, a]) => [name, { shape: a.shape, data: roundToHalf(a.data) }]));
-    model.loadArrays(rounded, 'rounded weights');
+    roundWeightsToHalf(model);
     return Codec.fromModel(model);
   }
 
@@ -53,31 +49,10 @@ export class Codec {
     return Codec.fromModel(new VqVae(config, seed));
   }
 
-  /** Loads `dir/config.json` and `dir/weights.bin`. */
+  /** Loads a model directory (`dir/config.json` and `dir/weights.bin`, see io/modelStore.ts). */
   static async load(dir: string): Promise<Codec> {
-    const configPath = path.join(dir, 'config.json');
-    let text: string;
-    try {
-      text = await fs.readFile(configPath, 'utf8');
-    } catch {
-      throw new VqcodecError(`no model at ${dir} (expected config.json and weights.bin)`);
-    }
-    let config: CodecConfig;
-    try {
-      config = JSON.parse(text);
-    } catch {
-      throw new VqcodecError(`${configPath} is not valid JSON`);
-    }
-    validateConfig(config);
-    const bundle = await readBundle(path.join(dir, 'weights.bin'));
-    const model = new VqVae(config);
-    try {
-      model.loadArrays(bundle.arrays, path.join(dir, 'weights.bin'));
-    } catch (err) {
-      model.dispose();
-      throw new VqcodecError((err as Error).message);
-    }
-    return new Codec(model, fingerprintOf(config, withoutTrainingState(bundle.arrays)));
+    const { model, fingerprint } = await loadModel(dir);
+    return new Codec(model, fingerprint);
   }
 
   /**
@@ -85,15 +60,8 @@ export class Codec {
    * needs weights that float16 holds exactly (see fromModelAtHalfPrecision), so that the saved model
    * has this codec's fingerprint and decodes its tokens.
    */
-  async save(dir: string, precision: Precision = 'float32'): Promise<void> {
-    const arrays = this.model.inferenceArrays();
-    if (precision === 'float16') {
-      const inexact = Object.entries(arrays).find(([, a]) => !roundToHalf(a.data).every((v, i) => v === a.data[i]));
-      if (inexact !== undefined) throw new VqcodecError(`cannot save as float16: parameter ${inexact[0]} is not float16-exact (round the weights first)`);
-    }
-    await fs.mkdir(dir, { recursive: true });
-    await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(this.config, null, 2) + '\n');
-    await writeBundle(path.join(dir, 'weights.bin'), { meta: { format: 'vqcodec-weights', version: 1, fingerprint: this.fingerprint }, arrays }, precision);
+  save(dir: string, precision: Precision = 'float32'): Promise<void> {
+    return saveModel(dir, this.model, this.fingerprint, precision);
   }
 
   get config(): CodecConfig {
@@ -122,14 +90,15 @@ export class Codec {
   /** Mono samples at the model's rate → tokens. */
   encode(samples: Float32Array, options: CodingOptions = {}): Tokens {
     const n = this.checkCodebooks(options.numCodebooks);
+    const plan = this.encodePlan(options.chunkFrames);
     const hop = this.hop;
     const frames = Math.max(1, Math.ceil(samples.length / hop));
     const padded = new Float32Array(frames * hop);
     padded.set(samples);
     const codes = new Int32Array(frames * n);
-    this.forEachChunk(frames, options.chunkFrames, (lo, hi, keepFrom, keepTo) => {
-      codes.set(this.encodeChunk(padded.subarray(lo * hop, hi * hop), lo, keepFrom, keepTo, n), keepFrom * n);
-    });
+    for (const chunk of planChunks(frames, plan)) {
+      codes.set(this.encodeChunk(padded.subarray(chunk.lo * hop, chunk.hi * hop), chunk, n), chunk.keepFrom * n);
+    }
     return {
       codes,
       frames,
@@ -159,81 +128,55 @@ export class Codec {
    * Streaming encode: mono blocks at the model's rate (any sizes) → the codes of whole frames,
    * frame-major, one array per chunk. The concatenated codes equal `encode(all samples).codes`
    * exactly: each chunk is coded with the same context as in `encode`, as soon as its samples
-   * and right context have arrived. Memory: about chunkFrames + 2 · context frames of audio
-   * plus one input block. Options are checked at once; the input is read when iterated.
+   * and right context have arrived. Memory: about a chunk and its context of audio plus one
+   * input block. Options are checked at once; the input is read when iterated.
    */
   encodeStream(blocks: BlockSource<Float32Array>, options: CodingOptions = {}): AsyncGenerator<Int32Array> {
     const n = this.checkCodebooks(options.numCodebooks);
-    const chunk = checkChunkFrames(options.chunkFrames);
-    return this.encodeStreamGen(blocks, n, chunk);
+    return this.encodeStreamGen(blocks, n, this.encodePlan(options.chunkFrames));
   }
 
-  private async *encodeStreamGen(blocks: BlockSource<Float32Array>, n: number, chunk: number): AsyncGenerator<Int32Array> {
+  private async *encodeStreamGen(blocks: BlockSource<Float32Array>, n: number, plan: ChunkPlan): AsyncGenerator<Int32Array> {
     const hop = this.hop;
-    const context = contextFrames(this.config);
-    let buf = new Float32Array((chunk + 2 * context) * hop);
-    let bufStart = 0; // sample index of buf[0]
-    let received = 0; // samples so far (buf holds [bufStart, received))
+    const audio = new SlidingBuffer((length) => new Float32Array(length), framesHeld(plan) * hop);
     let start = 0; // first frame of the next chunk
-    const drop = () => {
-      // Keep from the next chunk's left context on.
-      const keep = Math.max(0, start - context) * hop;
-      if (keep > bufStart) {
-        buf.copyWithin(0, keep - bufStart, received - bufStart);
-        bufStart = keep;
-      }
+    const code = (chunk: Chunk): Int32Array => {
+      const codes = this.encodeChunk(audio.view(chunk.lo * hop, chunk.hi * hop), chunk, n);
+      start = chunk.keepTo;
+      audio.dropBefore(firstFrameRead(start, plan) * hop);
+      return codes;
     };
     for await (const block of blocks) {
-      if (received + block.length - bufStart > buf.length) {
-        const grown = new Float32Array(Math.max(received + block.length - bufStart, 2 * buf.length));
-        grown.set(buf.subarray(0, received - bufStart));
-        buf = grown;
-      }
-      buf.set(block, received - bufStart);
-      received += block.length;
-      // A chunk whose right context has arrived is coded exactly as `encode` codes it: the
-      // total length can only be larger, so min(frames, end + context) = end + context.
-      while ((start + chunk + context) * hop <= received) {
-        const lo = Math.max(0, start - context);
-        const end = start + chunk;
-        const hi = end + context;
-        yield this.encodeChunk(buf.subarray(lo * hop - bufStart, hi * hop - bufStart), lo, start, end, n);
-        start = end;
-        drop();
-      }
+      audio.append(block);
+      // The total length is not known yet, only that it has at least the frames already here.
+      for (const chunk of readyChunks(start, Math.floor(audio.length / hop), Infinity, plan)) yield code(chunk);
     }
     // The end: the same zero padding to whole frames and the same last chunks as `encode`.
-    const frames = Math.max(1, Math.ceil(received / hop));
-    const tail = new Float32Array(frames * hop - bufStart);
-    tail.set(buf.subarray(0, received - bufStart));
-    buf = new Float32Array(0);
-    for (; start < frames; start += chunk) {
-      const lo = Math.max(0, start - context);
-      const end = Math.min(frames, start + chunk);
-      const hi = Math.min(frames, end + context);
-      yield this.encodeChunk(tail.subarray(lo * hop - bufStart, hi * hop - bufStart), lo, start, end, n);
-    }
+    const frames = Math.max(1, Math.ceil(audio.length / hop));
+    audio.append(new Float32Array(frames * hop - audio.length));
+    for (const chunk of readyChunks(start, frames, frames, plan)) yield code(chunk);
   }
 
-  /** Codes of frames [keepFrom, keepTo) from the audio of frames [lo, hi). */
-  private encodeChunk(audio: Float32Array, lo: number, keepFrom: number, keepTo: number, n: number): Int32Array {
-    const chunk = tf.tensor2d(audio, [1, audio.length]);
-    const out = this.model.encode(chunk, n);
+  /** Codes of the chunk's kept frames from the audio of the frames it reads. */
+  private encodeChunk(audio: Float32Array, chunk: Chunk, n: number): Int32Array {
+    const input = tf.tensor2d(audio, [1, audio.length]);
+    const out = this.model.encode(input, n);
     const data = out.dataSync() as Int32Array;
-    const codes = data.slice((keepFrom - lo) * n, (keepTo - lo) * n);
-    tf.dispose([chunk, out]);
+    const codes = data.slice((chunk.keepFrom - chunk.lo) * n, (chunk.keepTo - chunk.lo) * n);
+    tf.dispose([input, out]);
     return codes;
   }
 
   /** Tokens made by this model → samples of the original length (optionally from their first n codebooks only). */
   decode(tokens: Tokens, options: CodingOptions = {}): Float32Array {
     const n = this.checkDecodeOptions(tokens, options);
-    if (n !== tokens.numCodebooks) tokens = firstCodebooks(tokens, n);
+    const plan = this.decodePlan(options.chunkFrames);
+    const codes = n === tokens.numCodebooks ? tokens.codes : keepFirstCodebooks(tokens.codes, tokens.numCodebooks, n);
     const { frames, hop } = tokens;
     const out = new Float32Array(frames * hop);
-    this.forEachChunk(frames, options.chunkFrames, (lo, hi, keepFrom, keepTo) => {
-      out.set(this.decodeChunk(tokens.codes.subarray(lo * n, hi * n), lo, hi, keepFrom, keepTo, n), keepFrom * hop);
-    });
+    for (const chunk of planChunks(frames, plan)) {
+      out.set(this.decodeChunk(codes.subarray(chunk.lo * n, chunk.hi * n), chunk, n), chunk.keepFrom * hop);
+    }
     return out.slice(0, tokens.originalLength);
   }
 
@@ -245,66 +188,53 @@ export class Codec {
    */
   decodeStream(header: TokenStreamHeader, codes: BlockSource<Int32Array>, options: CodingOptions = {}): AsyncGenerator<Float32Array> {
     const n = this.checkDecodeOptions(header, options);
-    const chunk = checkChunkFrames(options.chunkFrames);
-    return this.decodeStreamGen(header, codes, n, chunk);
+    return this.decodeStreamGen(header, codes, n, this.decodePlan(options.chunkFrames));
   }
 
-  private async *decodeStreamGen(header: TokenStreamHeader, source: BlockSource<Int32Array>, n: number, chunk: number): AsyncGenerator<Float32Array> {
+  private async *decodeStreamGen(header: TokenStreamHeader, source: BlockSource<Int32Array>, n: number, plan: ChunkPlan): AsyncGenerator<Float32Array> {
     const { frames, originalLength } = header;
     const q = header.numCodebooks;
-    const context = contextFrames(this.config);
-    // Codes of frames [bufStart, received), the first n codebooks of each.
-    let buf = new Int32Array((chunk + 2 * context) * n);
-    let bufStart = 0;
-    let received = 0;
-    let start = 0;
+    const codes = new SlidingBuffer((length) => new Int32Array(length), framesHeld(plan) * n); // the first n codebooks of each frame
+    let start = 0; // first frame of the next chunk
     let emitted = 0; // samples yielded
-    const ready = function* (this: Codec, final: boolean): Generator<Float32Array> {
-      while (start < frames) {
-        const end = Math.min(frames, start + chunk);
-        const hi = Math.min(frames, end + context);
-        if (hi > received && !final) return;
-        const lo = Math.max(0, start - context);
-        const audio = this.decodeChunk(buf.subarray((lo - bufStart) * n, (hi - bufStart) * n), lo, hi, start, end, n);
+    for await (const block of source) {
+      if (block.length % q !== 0) throw new VqcodecError(`code blocks must hold whole frames of ${q} codes (got ${block.length} codes)`);
+      const received = codes.length / n + block.length / q;
+      if (received > frames) throw new VqcodecError(`the code stream has more than the ${frames} frames of its header`);
+      codes.append(n === q ? block : keepFirstCodebooks(block, q, n));
+      // The last block makes every remaining chunk ready.
+      for (const chunk of readyChunks(start, received, frames, plan)) {
+        const audio = this.decodeChunk(codes.view(chunk.lo * n, chunk.hi * n), chunk, n);
         const keep = Math.min(audio.length, originalLength - emitted);
         if (keep > 0) yield audio.subarray(0, keep);
         emitted += Math.max(0, keep);
-        start = end;
-        const from = Math.max(0, start - context);
-        if (from > bufStart) {
-          buf.copyWithin(0, (from - bufStart) * n, (received - bufStart) * n);
-          bufStart = from;
-        }
+        start = chunk.keepTo;
+        codes.dropBefore(firstFrameRead(start, plan) * n);
       }
-    }.bind(this);
-    for await (const block of source) {
-      if (block.length % q !== 0) throw new VqcodecError(`code blocks must hold whole frames of ${q} codes (got ${block.length} codes)`);
-      const f = block.length / q;
-      if (received + f > frames) throw new VqcodecError(`the code stream has more than the ${frames} frames of its header`);
-      if ((received + f - bufStart) * n > buf.length) {
-        const grown = new Int32Array(Math.max((received + f - bufStart) * n, 2 * buf.length));
-        grown.set(buf.subarray(0, (received - bufStart) * n));
-        buf = grown;
-      }
-      const at = (received - bufStart) * n;
-      if (n === q) buf.set(block, at);
-      else for (let i = 0; i < f; i++) buf.set(block.subarray(i * q, i * q + n), at + i * n);
-      received += f;
-      yield* ready(false);
     }
+    const received = codes.length / n;
     if (received !== frames) throw new VqcodecError(`the code stream ended after ${received} of ${frames} frames`);
-    yield* ready(true);
   }
 
-  /** Audio of frames [keepFrom, keepTo) from the codes (n per frame) of frames [lo, hi). */
-  private decodeChunk(codes: Int32Array, lo: number, hi: number, keepFrom: number, keepTo: number, n: number): Float32Array {
+  /** Audio of the chunk's kept frames from the codes (n per frame) of the frames it reads. */
+  private decodeChunk(codes: Int32Array, chunk: Chunk, n: number): Float32Array {
     const hop = this.hop;
-    const chunk = tf.tensor3d(codes, [1, hi - lo, n], 'int32');
-    const audio = this.model.decode(chunk);
+    const input = tf.tensor3d(codes, [1, chunk.hi - chunk.lo, n], 'int32');
+    const audio = this.model.decode(input);
     const data = audio.dataSync() as Float32Array;
-    const out = data.slice((keepFrom - lo) * hop, (keepTo - lo) * hop);
-    tf.dispose([chunk, audio]);
+    const out = data.slice((chunk.keepFrom - chunk.lo) * hop, (chunk.keepTo - chunk.lo) * hop);
+    tf.dispose([input, audio]);
     return out;
+  }
+
+  /** Chunks read the encoder's receptive field around the frames they keep. */
+  private encodePlan(chunkFrames: number | undefined): ChunkPlan {
+    return chunkPlan(this.model.encoderContext, chunkFrames);
+  }
+
+  /** Chunks read the decoder's receptive field around the frames they keep. */
+  private decodePlan(chunkFrames: number | undefined): ChunkPlan {
+    return chunkPlan(this.model.decoderContext, chunkFrames);
   }
 
   /** Checks tokens against this model and the codebook option; returns the codebooks to decode. */
@@ -312,26 +242,16 @@ export class Codec {
     this.checkTokens(tokens);
     if (options.numCodebooks !== undefined && options.numCodebooks !== tokens.numCodebooks) {
       if (!(Number.isInteger(options.numCodebooks) && options.numCodebooks >= 1 && options.numCodebooks <= tokens.numCodebooks)) {
-        throw new VqcodecError(`--codebooks must be an integer from 1 to ${tokens.numCodebooks} for these tokens (got ${options.numCodebooks})`);
+        throw new VqcodecError(`numCodebooks must be an integer from 1 to ${tokens.numCodebooks} for these tokens (got ${options.numCodebooks})`);
       }
       return options.numCodebooks;
     }
     return tokens.numCodebooks;
   }
 
-  /** Calls `fn` for each chunk: frames [lo, hi) are computed, [keepFrom, keepTo) are kept. */
-  private forEachChunk(frames: number, chunkFrames: number | undefined, fn: (lo: number, hi: number, keepFrom: number, keepTo: number) => void): void {
-    chunkFrames = checkChunkFrames(chunkFrames);
-    const context = contextFrames(this.config);
-    for (let start = 0; start < frames; start += chunkFrames) {
-      const end = Math.min(frames, start + chunkFrames);
-      fn(Math.max(0, start - context), Math.min(frames, end + context), start, end);
-    }
-  }
-
   private checkCodebooks(n = this.numCodebooks): number {
     if (!(Number.isInteger(n) && n >= 1 && n <= this.numCodebooks)) {
-      throw new VqcodecError(`--codebooks must be an integer from 1 to ${this.numCodebooks} for this model (got ${n})`);
+      throw new VqcodecError(`numCodebooks must be an integer from 1 to ${this.numCodebooks} for this model (got ${n})`);
     }
     return n;
   }
@@ -353,41 +273,15 @@ export class Codec {
   }
 }
 
-/** Frames per chunk by default: 10 s at 50 frames/s. */
-export const DEFAULT_CHUNK_FRAMES = 500;
-
-function checkChunkFrames(chunkFrames = DEFAULT_CHUNK_FRAMES): number {
-  if (!(Number.isInteger(chunkFrames) && chunkFrames > 0)) throw new VqcodecError(`chunk size must be a positive integer (got ${chunkFrames})`);
-  return chunkFrames;
+/** Frames a stream holds at a time: a chunk and its context. */
+function framesHeld(plan: ChunkPlan): number {
+  return plan.context.before + plan.chunkFrames + plan.context.after;
 }
 
-/** The same tokens restricted to their first n codebooks: a residual VQ stream at a lower bitrate. */
-export function firstCodebooks(tokens: Tokens, n: number): Tokens {
-  const codes = new Int32Array(tokens.frames * n);
-  for (let f = 0; f < tokens.frames; f++) {
-    codes.set(tokens.codes.subarray(f * tokens.numCodebooks, f * tokens.numCodebooks + n), f * n);
-  }
-  return { ...tokens, codes, numCodebooks: n };
-}
-
-/** 16 hex digits of SHA-256 over the config and every parameter, in a fixed order. */
-export function fingerprintOf(config: CodecConfig, arrays: NamedArrays): string {
-  const hash = createHash('sha256');
-  hash.update(canonicalJson(config));
-  for (const name of Object.keys(arrays).sort()) {
-    const a = arrays[name];
-    hash.update(name);
-    hash.update(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength));
-  }
-  return hash.digest('hex').slice(0, 16);
-}
-
-/** JSON with object keys sorted, so equal configs hash equally whatever their key order. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
+/** Frame-major codes of q codebooks → the first n codebooks of each frame. */
+function keepFirstCodebooks(codes: Int32Array, q: number, n: number): Int32Array {
+  const frames = codes.length / q;
+  const kept = new Int32Array(frames * n);
+  for (let f = 0; f < frames; f++) kept.set(codes.subarray(f * q, f * q + n), f * n);
+  return kept;
 }

@@ -1,5 +1,6 @@
 /** vqcodec's public library API. */
-export { Codec, fingerprintOf, type CodingOptions } from './codec.js';
+export { Codec, type CodingOptions } from './codec.js';
+export { fingerprintOf } from './io/modelStore.js';
 export { initBackend, backendName, BACKENDS, type BackendName } from './backend.js';
 export { VqcodecError } from './errors.js';
 export type { Audio, SampleRate, Tokens } from './types.js';

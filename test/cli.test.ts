@@ -245,10 +245,12 @@ test('bad input: a .vqt made by another model (the message names both fingerprin
   assert.ok(line.includes(fingerprint) && line.includes(otherFingerprint), line);
 });
 
-test('bad input: --codebooks 0 (and 4)', async () => {
+test('bad input: --codebooks 0 (and 4) to encode, 4 to decode and eval: the message names the flag', async () => {
   for (const n of ['0', '4']) {
-    await expectFailure(`codebooks${n}`, (out) => ['encode', SPEECH_WAV, path.join(out, 'x.vqt'), '--model', modelDir, '--codebooks', n], /codebooks/);
+    await expectFailure(`codebooks${n}`, (out) => ['encode', SPEECH_WAV, path.join(out, 'x.vqt'), '--model', modelDir, '--codebooks', n], /--codebooks must be an integer from 1 to 3 for this model/);
   }
+  await expectFailure('decodeCodebooks', (out) => ['decode', goodVqt, path.join(out, 'x.wav'), '--model', modelDir, '--codebooks', '4'], /--codebooks must be an integer from 1 to 3 for these tokens/);
+  await expectFailure('evalCodebooks', (out) => ['eval', SPEECH_WAV, '--model', modelDir, '--codebooks', '1,4', '--out', out], /--codebooks must be an integer from 1 to 3 for this model/);
 });
 
 test('bad input: train --config with an impossible value ({"strides":[1]})', async () => {

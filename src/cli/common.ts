@@ -33,6 +33,20 @@ export function intOption(name: string, value: string | undefined): number | und
   return n;
 }
 
+/**
+ * Parses --codebooks, a count from 1 to `max` (the codebooks of `what`: 'this model', 'these
+ * tokens'), so that the error names the flag rather than the library's option.
+ */
+export function codebooksOption(value: string | undefined, max: number, what: string): number | undefined {
+  const n = intOption('--codebooks', value);
+  if (n !== undefined) checkCodebookCount(n, max, what);
+  return n;
+}
+
+export function checkCodebookCount(n: number, max: number, what: string): void {
+  if (n < 1 || n > max) throw new VqcodecError(`--codebooks must be an integer from 1 to ${max} for ${what} (got ${n})`);
+}
+
 /** Parses a number option or throws a clear error. */
 export function numberOption(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

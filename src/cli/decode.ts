@@ -1,7 +1,7 @@
 import type { Codec } from '../codec.js';
 import { decodeToWavFile } from '../streamFiles.js';
 import { TokenFileReader } from '../tokens/tokenStream.js';
-import { intOption, loadCodec, type GlobalOptions } from './common.js';
+import { codebooksOption, loadCodec, type GlobalOptions } from './common.js';
 
 /** vqcodec decode in.vqt out.wav — streams: memory is bounded by the chunk, not the file. */
 export async function decodeCommand(input: string, output: string, options: GlobalOptions & { codebooks?: string }): Promise<void> {
@@ -11,7 +11,7 @@ export async function decodeCommand(input: string, output: string, options: Glob
   let numCodebooks: number | undefined;
   try {
     codec = await loadCodec(options);
-    numCodebooks = intOption('--codebooks', options.codebooks);
+    numCodebooks = codebooksOption(options.codebooks, reader.header.numCodebooks, 'these tokens');
   } catch (err) {
     await reader.close();
     throw err;

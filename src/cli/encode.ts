@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { loadAudio } from '../audio/load.js';
 import { encodeWavFile, isWavFile } from '../streamFiles.js';
 import { writeTokenFile } from '../tokens/tokenFile.js';
-import { intOption, loadCodec, type GlobalOptions } from './common.js';
+import { codebooksOption, loadCodec, type GlobalOptions } from './common.js';
 import { kbps, note } from './ui.js';
 
 export interface EncodeOptions extends GlobalOptions {
@@ -16,7 +16,7 @@ export interface EncodeOptions extends GlobalOptions {
  */
 export async function encodeCommand(input: string, output: string, options: EncodeOptions): Promise<void> {
   const codec = await loadCodec(options);
-  const numCodebooks = intOption('--codebooks', options.codebooks);
+  const numCodebooks = codebooksOption(options.codebooks, codec.numCodebooks, 'this model');
   const started = performance.now();
   let frames: number;
   let n: number;

@@ -7,7 +7,7 @@ import { evaluateClip, evaluateReference, summarize, UsageCounter, type ClipRepo
 import { plotRateQuality } from '../eval/plot.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { expandInputs } from '../train/data.js';
-import { intListOption, intOption, loadCodec, type GlobalOptions } from './common.js';
+import { checkCodebookCount, intListOption, intOption, loadCodec, type GlobalOptions } from './common.js';
 import { pictureFiles, writeComparison } from './pictures.js';
 import { fixed, note, progressBar, table } from './ui.js';
 
@@ -71,6 +71,7 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
   if (limit !== undefined && limit < 1) throw new VqcodecError(`--limit must be a positive integer (got ${limit})`);
   const { files, sources } = await expandInputs(inputs, options.split ?? 'test', limit);
   const counts = intListOption('--codebooks', options.codebooks) ?? [codec.numCodebooks];
+  for (const n of counts) checkCodebookCount(n, codec.numCodebooks, 'this model');
   const pictured = options.spectrograms === undefined ? new Set<string>() : pictureFiles(files);
   const results: EvalResult[] = [];
   const bar = progressBar(files.length * (counts.length + baselines.length), 'eval |{bar}| {value}/{total} files | {file}', { file: '' });

@@ -1,7 +1,7 @@
 import { expandInputs } from '../train/data.js';
 import { exportTokens, parseShard, shardFiles, type TokenFormat } from '../tokens/export.js';
 import { VqcodecError } from '../errors.js';
-import { intOption, loadCodec, type GlobalOptions } from './common.js';
+import { codebooksOption, loadCodec, type GlobalOptions } from './common.js';
 import { progressBar } from './ui.js';
 
 export interface TokensOptions extends GlobalOptions {
@@ -17,12 +17,9 @@ export async function tokensCommand(inputs: string[], options: TokensOptions): P
   const format = (options.format ?? 'npy') as TokenFormat;
   if (format !== 'npy' && format !== 'jsonl') throw new VqcodecError(`--format must be npy or jsonl (got '${options.format}')`);
   const shard = options.shard !== undefined ? parseShard(options.shard) : undefined;
-  const numCodebooks = intOption('--codebooks', options.codebooks);
   const { files } = await expandInputs(inputs, options.split ?? 'train');
   const codec = await loadCodec(options);
-  if (numCodebooks !== undefined && !(numCodebooks >= 1 && numCodebooks <= codec.numCodebooks)) {
-    throw new VqcodecError(`--codebooks must be an integer from 1 to ${codec.numCodebooks} for this model (got ${numCodebooks})`);
-  }
+  const numCodebooks = codebooksOption(options.codebooks, codec.numCodebooks, 'this model');
   const started = performance.now();
   const bar = progressBar(shardFiles(files, shard).length, 'tokens |{bar}| {value}/{total} files | ETA {eta_formatted}');
   const { written, skipped } = await exportTokens(codec, files, {

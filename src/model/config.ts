@@ -178,28 +178,6 @@ export function validateConfig(c: CodecConfig): void {
   if (!(q.quantizerDropout >= 0 && q.quantizerDropout <= 1)) fail(`quantizerDropout must be in [0, 1] (got ${q.quantizerDropout})`);
 }
 
-/**
- * How many frames on each side of a frame can influence it, through the encoder or
- * the decoder ('same' padding), rounded up with a safety frame. Chunked coding overlaps
- * chunks by this much, so chunk boundaries leave no trace in the codes or the audio.
- */
-export function contextFrames(config: CodecConfig): number {
-  const half = (config.kernelSize - 1) / 2;
-  const unitsSpan = config.dilations.reduce((s, d) => s + half * d, 0);
-  let spacing = config.spectral?.hop ?? 1;
-  let samples = (config.spectral?.window ?? 0) / 2 + half * spacing; // STFT window, input conv
-  for (const stride of config.strides) {
-    samples += unitsSpan * spacing; // residual units at this stage's spacing
-    spacing *= stride;
-    samples += 2 * spacing; // fold into frames + 3-tap conv: one frame each side
-  }
-  samples += spacing; // 3-tap output conv
-  // The decoder mirrors the encoder (its input conv has kernelSize taps at frame spacing).
-  const hop = spacing;
-  const decoderSamples = samples + (half - 1) * hop;
-  return Math.ceil(Math.max(samples, decoderSamples) / hop) + 1;
-}
-
 /** Named model sizes. 'tiny' trains in minutes on a CPU and serves tests and demos. */
 export const PRESETS: Record<string, DeepPartial<CodecConfig>> = {
   default: {},

@@ -68,10 +68,16 @@ function weightGrad(x: tf.Tensor3D, dy: tf.Tensor3D, taps: number, dilation: num
 /** How a conv pads its input: centred ('same') or only on the left ('causal', for streaming). */
 export type Padding = 'same' | 'causal';
 
+/** Steps before and after an output step that a conv reads: its zero padding on each side. */
+export function convReach(taps: number, dilation: number, padding: Padding): { left: number; right: number } {
+  const span = (taps - 1) * dilation;
+  const left = padding === 'causal' ? span : Math.floor(span / 2);
+  return { left, right: span - left };
+}
+
 /** Pads time so that a valid conv of `taps` taps at `dilation` keeps the length. */
 export function padForConv(x: tf.Tensor3D, taps: number, dilation: number, padding: Padding): tf.Tensor3D {
-  const span = (taps - 1) * dilation;
-  if (span === 0) return x;
-  const left = padding === 'causal' ? span : Math.floor(span / 2);
-  return tf.pad(x, [[0, 0], [left, span - left], [0, 0]]);
+  const { left, right } = convReach(taps, dilation, padding);
+  if (left + right === 0) return x;
+  return tf.pad(x, [[0, 0], [left, right], [0, 0]]);
 }

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { hopLength, stageChannels, type CodecConfig } from './config.js';
 import { advance, Conv1d, ResidualUnit, Upsample } from './layers.js';
 import type { ParamStore } from './params.js';
-import { featureChannels, spectrumToAudio } from './spectralEnds.js';
+import type { Span } from './receptiveField.js';
+import { featureChannels, spectrumToAudio, spectrumToAudioInputSpan } from './spectralEnds.js';
 
 export class Decoder {
   private readonly input: Conv1d;
@@ -36,6 +37,17 @@ export class Decoder {
     const spectral = this.config.spectral;
     if (spectral !== undefined) return advance(y, (t) => spectrumToAudio(t, spectral), release);
     return tf.reshape(y, [y.shape[0], y.shape[1]]);
+  }
+
+  /** The latent frames that output samples `samples` depend on, walking back from the last layer to the first. */
+  inputSpan(samples: Span): Span {
+    const spectral = this.config.spectral;
+    let span = this.output.inputSpan(spectral === undefined ? samples : spectrumToAudioInputSpan(samples, spectral));
+    for (const stage of [...this.stages].reverse()) {
+      for (const unit of [...stage.units].reverse()) span = unit.inputSpan(span);
+      span = stage.up.inputSpan(span);
+    }
+    return this.input.inputSpan(span);
   }
 
   /** Multiply-adds per output sample. */

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { stageChannels, type CodecConfig } from './config.js';
 import { advance, Conv1d, Downsample, ResidualUnit } from './layers.js';
 import type { ParamStore } from './params.js';
-import { featureChannels, spectralFeatures } from './spectralEnds.js';
+import type { Span } from './receptiveField.js';
+import { featureChannels, spectralFeatures, spectralFeaturesInputSpan } from './spectralEnds.js';
 
 export class Encoder {
   private readonly input: Conv1d;
@@ -36,6 +37,18 @@ export class Encoder {
       x = advance(x, (t) => stage.down.apply(tf.elu(t)), release);
     }
     return advance(x, (t) => this.output.apply(tf.elu(t)), release);
+  }
+
+  /** The samples that latent frames `frames` read, walking back from the last layer to the first. */
+  inputSpan(frames: Span): Span {
+    let span = this.output.inputSpan(frames);
+    for (const stage of [...this.stages].reverse()) {
+      span = stage.down.inputSpan(span);
+      for (const unit of [...stage.units].reverse()) span = unit.inputSpan(span);
+    }
+    span = this.input.inputSpan(span);
+    const spectral = this.config.spectral;
+    return spectral === undefined ? span : spectralFeaturesInputSpan(span, spectral);
   }
 
   /** Multiply-adds per input sample. */

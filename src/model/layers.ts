@@ -5,8 +5,9 @@
  * wasm forward and a hand-written backward (see conv.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { conv1dValid, padForConv, type Padding } from './conv.js';
+import { conv1dValid, convReach, padForConv, type Padding } from './conv.js';
 import type { ParamStore } from './params.js';
+import { hull, type Span } from './receptiveField.js';
 
 export class Conv1d {
   private readonly w: tf.Variable;
@@ -31,6 +32,12 @@ export class Conv1d {
     return tf.add(y, this.b);
   }
 
+  /** The input steps that output steps `out` read. */
+  inputSpan(out: Span): Span {
+    const { left, right } = convReach(this.taps, this.dilation, this.padding);
+    return { from: out.from - left, to: out.to + right };
+  }
+
   /** Multiply-adds per output time step, for FLOP counts. */
   macsPerStep(): number {
     return this.taps * this.inChannels * this.outChannels;
@@ -52,6 +59,10 @@ export class ResidualUnit {
     return tf.add(x, this.pointwise.apply(tf.elu(this.dilated.apply(tf.elu(x)))));
   }
 
+  inputSpan(out: Span): Span {
+    return hull(out, this.dilated.inputSpan(this.pointwise.inputSpan(out)));
+  }
+
   macsPerStep(): number {
     return this.dilated.macsPerStep() + this.pointwise.macsPerStep();
   }
@@ -70,6 +81,12 @@ export class Downsample {
     return this.conv.apply(tf.reshape(x, [batch, time / this.factor, this.factor * channels]));
   }
 
+  /** Output frame t holds input steps [t·factor, (t + 1)·factor). */
+  inputSpan(out: Span): Span {
+    const folded = this.conv.inputSpan(out);
+    return { from: folded.from * this.factor, to: folded.to * this.factor };
+  }
+
   macsPerStep(): number {
     return this.conv.macsPerStep();
   }
@@ -86,6 +103,11 @@ export class Upsample {
   apply(x: tf.Tensor3D): tf.Tensor3D {
     const [batch, time] = x.shape;
     return tf.reshape(this.conv.apply(x), [batch, time * this.factor, this.outChannels]);
+  }
+
+  /** Output step s unfolds from the conv's step ⌊s / factor⌋. */
+  inputSpan(out: Span): Span {
+    return this.conv.inputSpan({ from: Math.floor(out.from / this.factor), to: Math.ceil(out.to / this.factor) });
   }
 
   macsPerStep(): number {

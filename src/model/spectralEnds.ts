@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { SpectralConfig } from './config.js';
-import { centredIstft, centredStft } from './stft.js';
+import type { Span } from './receptiveField.js';
+import { centredIstft, centredIstftInputSpan, centredStft, centredStftInputSpan } from './stft.js';
 
 export function spectralBins(spectral: SpectralConfig): number {
   return spectral.window / 2 + 1;
@@ -30,6 +31,11 @@ export function spectralFeatures(audio: tf.Tensor2D, spectral: SpectralConfig): 
   return tf.reshape(features, [audio.shape[0], frames, featureChannels(spectral)]);
 }
 
+/** The samples that feature frames `frames` read (each bin of a frame is a function of that frame alone). */
+export function spectralFeaturesInputSpan(frames: Span, spectral: SpectralConfig): Span {
+  return centredStftInputSpan(frames, spectral.window, spectral.hop);
+}
+
 /** Log-magnitudes are capped here (e^5.5 ≈ 245, above a full-scale sine's peak) so exp cannot overflow. */
 const MAX_LOG_MAGNITUDE = 5.5;
 
@@ -45,4 +51,9 @@ export function spectrumToAudio(x: tf.Tensor3D, spectral: SpectralConfig): tf.Te
   if (spectral.head === 'cartesian') return centredIstft(first, second, spectral.window, spectral.hop);
   const magnitude = tf.exp(tf.minimum(first, MAX_LOG_MAGNITUDE));
   return centredIstft(tf.mul(magnitude, tf.cos(second)), tf.mul(magnitude, tf.sin(second)), spectral.window, spectral.hop);
+}
+
+/** The frames of the decoder's last layer that samples `samples` of spectrumToAudio depend on. */
+export function spectrumToAudioInputSpan(samples: Span, spectral: SpectralConfig): Span {
+  return centredIstftInputSpan(samples, spectral.window, spectral.hop);
 }

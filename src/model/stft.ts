@@ -8,6 +8,7 @@
  * STFT head for the decoder, as in Vocos) and by the STFT losses.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Span } from './receptiveField.js';
 
 /** Periodic Hann window value at n of `window`. */
 function hann(n: number, window: number): number {
@@ -122,6 +123,18 @@ export function centringPad(window: number, hop: number): number {
 export function centredStft(audio: tf.Tensor2D, window: number, hop: number): Spectrum {
   const pad = centringPad(window, hop);
   return stft(tf.pad(audio, [[0, 0], [pad, pad]]), window, hop);
+}
+
+/** The samples that frames `frames` of centredStft read: frame t reads [t·hop − pad, t·hop − pad + window). */
+export function centredStftInputSpan(frames: Span, window: number, hop: number): Span {
+  const pad = centringPad(window, hop);
+  return { from: frames.from * hop - pad, to: (frames.to - 1) * hop - pad + window };
+}
+
+/** The frames that samples `samples` of centredIstft add up: those whose windows overlap them. */
+export function centredIstftInputSpan(samples: Span, window: number, hop: number): Span {
+  const pad = centringPad(window, hop);
+  return { from: Math.floor((samples.from + pad - window) / hop) + 1, to: Math.ceil((samples.to + pad) / hop) };
 }
 
 const envelopes = new Map<string, tf.Tensor1D>();

@@ -8,6 +8,7 @@ import { Decoder } from './decoder.js';
 import { Encoder } from './encoder.js';
 import { ParamStore, type NamedArrays } from './params.js';
 import { ResidualVectorQuantizer } from './quantizer.js';
+import { framesAround, type FrameContext } from './receptiveField.js';
 
 export interface ForwardResult {
   reconstruction: tf.Tensor2D;
@@ -23,6 +24,10 @@ export class VqVae {
   readonly quantizer: ResidualVectorQuantizer;
   readonly decoder: Decoder;
   readonly hop: number;
+  /** Frames each side of a frame that its codes depend on (the quantizer codes each frame alone). */
+  readonly encoderContext: FrameContext;
+  /** Frames each side of a frame whose codes its audio depends on. */
+  readonly decoderContext: FrameContext;
 
   constructor(readonly config: CodecConfig, seed = 1) {
     this.params = new ParamStore(seed);
@@ -30,6 +35,8 @@ export class VqVae {
     this.quantizer = new ResidualVectorQuantizer(this.params, config.quantizer);
     this.decoder = new Decoder(this.params, config);
     this.hop = hopLength(config);
+    this.encoderContext = framesAround(this.encoder.inputSpan({ from: 0, to: 1 }), this.hop);
+    this.decoderContext = framesAround(this.decoder.inputSpan({ from: 0, to: this.hop }), 1);
   }
 
   /** [batch, time] (time a multiple of hop) → latents [batch · frames, dim] and the frame count. */

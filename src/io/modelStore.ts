@@ -1,0 +1,107 @@
+/**
+ * A model directory on disk: config.json (how to rebuild the network) and weights.bin (its
+ * inference weights, float32 or float16), and the fingerprint that names a model in every
+ * token file it writes.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { VqcodecError } from '../errors.js';
+import { validateConfig, type CodecConfig } from '../model/config.js';
+import type { NamedArrays } from '../model/params.js';
+import { VqVae, withoutTrainingState } from '../model/vqvae.js';
+import { writeFileAtomic } from './atomic.js';
+import { readBundle, writeBundle, type Precision } from './bundle.js';
+import { roundToHalf } from './float16.js';
+
+/** A model read from a directory and its fingerprint. */
+export interface LoadedModel {
+  model: VqVae;
+  fingerprint: string;
+}
+
+/** Loads `dir/config.json` and `dir/weights.bin`; anything missing or broken is a one-line VqcodecError. */
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const config = await readConfig(dir);
+  const weightsPath = path.join(dir, 'weights.bin');
+  const bundle = await readBundle(weightsPath);
+  const model = new VqVae(config);
+  try {
+    model.loadArrays(bundle.arrays, weightsPath);
+  } catch (err) {
+    model.dispose();
+    throw new VqcodecError((err as Error).message);
+  }
+  return { model, fingerprint: fingerprintOf(config, withoutTrainingState(bundle.arrays)) };
+}
+
+async function readConfig(dir: string): Promise<CodecConfig> {
+  const configPath = path.join(dir, 'config.json');
+  let text: string;
+  try {
+    text = await fs.readFile(configPath, 'utf8');
+  } catch {
+    throw new VqcodecError(`no model at ${dir} (expected config.json and weights.bin)`);
+  }
+  let config: CodecConfig;
+  try {
+    config = JSON.parse(text);
+  } catch {
+    throw new VqcodecError(`${configPath} is not valid JSON`);
+  }
+  validateConfig(config);
+  return config;
+}
+
+/**
+ * Writes the model directory (each file atomically) with `fingerprint` in the weights' header.
+ * Precision 'float16' halves weights.bin; it needs weights that float16 holds exactly (see
+ * roundWeightsToHalf), so that the saved model has the same fingerprint and decodes its tokens.
+ */
+export async function saveModel(dir: string, model: VqVae, fingerprint: string, precision: Precision = 'float32'): Promise<void> {
+  const arrays = model.inferenceArrays();
+  if (precision === 'float16') {
+    const inexact = Object.entries(arrays).find(([, a]) => !isHalfExact(a.data));
+    if (inexact !== undefined) throw new VqcodecError(`cannot save as float16: parameter ${inexact[0]} is not float16-exact (round the weights first)`);
+  }
+  await fs.mkdir(dir, { recursive: true });
+  await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');
+  await writeBundle(path.join(dir, 'weights.bin'), { meta: { format: 'vqcodec-weights', version: 1, fingerprint }, arrays }, precision);
+}
+
+function isHalfExact(values: Float32Array): boolean {
+  return roundToHalf(values).every((v, i) => v === values[i]);
+}
+
+/** Rounds a model's inference weights to float16 values in place: a new model, with a new fingerprint. */
+export function roundWeightsToHalf(model: VqVae): void {
+  const rounded = Object.fromEntries(Object.entries(model.inferenceArrays()).map(([name, a]) => [name, { shape: a.shape, data: roundToHalf(a.data) }]));
+  model.loadArrays(rounded, 'rounded weights');
+}
+
+/** The fingerprint of a model in memory, as saving and loading it would give. */
+export function modelFingerprint(model: VqVae): string {
+  return fingerprintOf(model.config, model.inferenceArrays());
+}
+
+/** 16 hex digits of SHA-256 over the config and every parameter, in a fixed order. */
+export function fingerprintOf(config: CodecConfig, arrays: NamedArrays): string {
+  const hash = createHash('sha256');
+  hash.update(canonicalJson(config));
+  for (const name of Object.keys(arrays).sort()) {
+    const a = arrays[name];
+    hash.update(name);
+    hash.update(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** JSON with object keys sorted, so equal configs hash equally whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
