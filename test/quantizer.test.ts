@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { makeConfig, type QuantizerConfig } from '../src/model/config.js';
 import { ParamStore } from '../src/model/params.js';
-import { nearestByAngle, nearestCodes, ResidualVectorQuantizer } from '../src/model/quantizer.js';
+import { nearestByAngle, nearestCodes } from '../src/model/nearest.js';
+import { ResidualVectorQuantizer } from '../src/model/quantizer.js';
 import { Random } from '../src/train/random.js';
 
 before(async () => {

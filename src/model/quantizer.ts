@@ -17,6 +17,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { QuantizerConfig } from './config.js';
+import { kmeans } from './kmeans.js';
+import { lookupNearest, nearestByAngle, nearestCodes, unitRows, type Nearest } from './nearest.js';
 import type { ParamStore } from './params.js';
 
 /** Identity forward, zero gradient: the sg[·] of the VQ-VAE paper. */
@@ -24,26 +26,6 @@ export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
   value: tf.clone(x),
   gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
 })) as never) as unknown as <T extends tf.Tensor>(x: T) => T;
-
-/** Index of the nearest codebook row for each row of z. z: [N, D], codebook: [K, D] → int32 [N]. */
-export function nearestCodes(z: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => {
-    // ||z − e||² = ||z||² − 2 z·e + ||e||²; ||z||² is the same for every e, so it is left out.
-    const cross = tf.matMul(z, tf.transpose(codebook)); // explicit transpose: fast path on wasm
-    const norms = tf.sum(tf.square(codebook), 1);
-    return tf.argMin(tf.sub(norms, tf.mul(cross, 2)), 1) as tf.Tensor1D;
-  });
-}
-
-/** Index of the codebook row at the smallest angle to each row of z (cosine similarity; |z| does not change the argmax). */
-export function nearestByAngle(z: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const unit = tf.div(codebook, tf.add(tf.norm(codebook, 'euclidean', 1, true), 1e-12));
-    return tf.argMax(tf.matMul(z, tf.transpose(unit)), 1) as tf.Tensor1D;
-  });
-}
-
-type Nearest = (z: tf.Tensor2D, codebook: tf.Tensor2D) => tf.Tensor1D;
 
 /** A learned linear map in and out of a codebook's lookup space (factorized codes). */
 class Projection {
@@ -66,30 +48,6 @@ class Projection {
   up(x: tf.Tensor2D): tf.Tensor2D {
     return tf.add(tf.matMul(x, this.outW as tf.Tensor2D), this.outB);
   }
-}
-
-/**
- * Nearest-entry lookup as one op: the value is codebook[argmin], the gradient goes
- * only to the codebook rows that were chosen (onehotᵀ · dy). Doing the argmin inside
- * the op keeps the integer indices off the gradient tape (tfjs cannot differentiate
- * through them) and avoids UnsortedSegmentSum, which wasm lacks. `indices` is kept:
- * the caller disposes it.
- */
-function lookupNearest(r: tf.Tensor2D, book: tf.Tensor2D, nearest: Nearest): { chosen: tf.Tensor2D; indices: tf.Tensor1D } {
-  let indices: tf.Tensor1D | undefined;
-  const op = tf.customGrad(((x: tf.Tensor, codebook: tf.Tensor, save: tf.GradSaveFunc) => {
-    indices = tf.keep(nearest(x as tf.Tensor2D, codebook as tf.Tensor2D));
-    save([indices]);
-    return {
-      value: tf.gather(codebook, indices),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.zerosLike(x),
-        tf.matMul(tf.transpose(tf.oneHot(saved[0] as tf.Tensor1D, codebook.shape[0]).toFloat()), dy as tf.Tensor2D),
-      ],
-    };
-  }) as never) as unknown as (x: tf.Tensor2D, codebook: tf.Tensor2D) => tf.Tensor2D;
-  const chosen = op(r, book);
-  return { chosen, indices: indices! };
 }
 
 /** Per active codebook: assignment counts [K] and sums of assigned vectors [K·D], row-major. */
@@ -175,9 +133,8 @@ export class ResidualVectorQuantizer {
       const input = projection ? projection.down(residual) : residual;
       const held = stopGradient(input);
       residuals.push(held);
-      const { chosen, indices } = lookupNearest(held, book, this.nearest);
-      codes.push(tf.clone(indices));
-      indices.dispose();
+      const { chosen, codes: indices } = lookupNearest(held, book, this.nearest);
+      codes.push(indices);
       if (!this.config.ema) codebookLoss = tf.add(codebookLoss, tf.mean(tf.square(tf.sub(held, chosen))));
       const chosenHeld = stopGradient(chosen);
       commitmentLoss = tf.add(commitmentLoss, tf.mean(tf.square(tf.sub(input, chosenHeld))));
@@ -239,25 +196,14 @@ export class ResidualVectorQuantizer {
     });
   }
 
-  /**
-   * k-means (Lloyd) initialisation of every codebook on one batch of encoder outputs,
-   * one codebook after another on the residuals. Seeds are drawn with replacement
-   * (a batch may hold fewer vectors than codes) plus a little noise to separate repeats.
-   */
+  /** k-means initialisation of every codebook on one batch of encoder outputs, one codebook after another on the residuals. */
   initFromData(z: tf.Tensor2D, random: () => number): void {
     const { codebookSize: K, kmeansIterations } = this.config;
     let residual = tf.clone(z);
     for (let q = 0; q < this.numCodebooks; q++) {
       // Factorized codes cluster the (unit-length) projections, by angle like the lookup.
       const points = tf.tidy(() => (this.projections.length > 0 ? unitRows(this.projections[q].down(residual)) : tf.clone(residual)));
-      const centroids = tf.tidy(() => {
-        const n = points.shape[0];
-        const picks = tf.tensor1d(Array.from({ length: K }, () => Math.floor(random() * n)), 'int32');
-        const spread = tf.moments(points).variance.sqrt().add(1e-6);
-        let c = tf.add(tf.gather(points, picks), tf.mul(tf.randomNormal([K, points.shape[1]], 0, 1, 'float32', Math.floor(random() * 1e9)), tf.mul(spread, 0.01))) as tf.Tensor2D;
-        for (let it = 0; it < kmeansIterations; it++) c = lloydStep(points, c, this.nearest);
-        return c;
-      });
+      const centroids = kmeans(points, K, kmeansIterations, this.nearest, random);
       this.setCodebook(q, centroids);
       const next = tf.tidy(() => tf.sub(residual, this.entries(q, this.nearest(points, centroids))) as tf.Tensor2D);
       tf.dispose([residual, points, centroids]);
@@ -433,20 +379,4 @@ export class ResidualVectorQuantizer {
   emaState(q: number): { clusterSize: Float32Array; embedSum: Float32Array } {
     return { clusterSize: this.clusterSize[q].dataSync() as Float32Array, embedSum: this.embedSum[q].dataSync() as Float32Array };
   }
-}
-
-function unitRows(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.div(x, tf.add(tf.norm(x, 'euclidean', 1, true), 1e-12));
-}
-
-/** One Lloyd step: each centroid moves to the mean of its assigned points; empty clusters stay. */
-function lloydStep(points: tf.Tensor2D, centroids: tf.Tensor2D, nearest: Nearest): tf.Tensor2D {
-  return tf.tidy(() => {
-    const K = centroids.shape[0];
-    const onehot = tf.oneHot(nearest(points, centroids), K).toFloat();
-    const counts = tf.sum(onehot, 0);
-    const sums = tf.matMul(tf.transpose(onehot), points);
-    const means = tf.div(sums, tf.expandDims(tf.maximum(counts, 1), 1));
-    return tf.where(tf.expandDims(tf.greater(counts, 0), 1), means, centroids) as tf.Tensor2D;
-  });
 }
