@@ -4,7 +4,7 @@
  * Each codebook snaps a D-dim vector to its nearest entry. The search has no gradient, so the
  * quantized output is z_e + sg[z_q − z_e] ("straight-through", van den Oord et al., 2017): its
  * value is z_q, its gradient flows to z_e unchanged. Codebook q quantizes what codebooks 0..q−1
- * left.
+ * left; only the first `numActive` take part, which is how quantizer dropout trains every prefix.
  *
  * With `lookupDim` set, codes are factorized as in DAC (Kumar et al., 2023): each codebook looks
  * up a learned low-dim projection of the residual by cosine similarity and projects its entry back
@@ -77,6 +77,20 @@ export interface QuantizeResult {
   residuals: tf.Tensor2D[];
 }
 
+/** One codebook's turn in the residual loop. */
+interface Stage {
+  codes: tf.Tensor1D;
+  /** What it contributes to the output, in the latent space; the next codebook sees the residual less this. */
+  output: tf.Tensor2D;
+}
+
+/** A training turn also gives its losses and the (gradient-free) input its codebook saw. */
+interface TrainingStage extends Stage {
+  input: tf.Tensor2D;
+  codebookLoss?: tf.Scalar;
+  commitmentLoss: tf.Scalar;
+}
+
 export class ResidualVectorQuantizer {
   readonly codebooks: Codebook[] = [];
   /** One per codebook when codes are factorized (lookupDim set), else empty. */
@@ -115,56 +129,35 @@ export class ResidualVectorQuantizer {
 
   /** Training forward: quantizes z [N, D] with the first `numActive` codebooks. */
   quantize(z: tf.Tensor2D, numActive = this.numCodebooks): QuantizeResult {
-    let residual = z;
+    const stages = this.residualLoop(z, numActive, (residual, q) => this.trainingStage(residual, q));
     let sum: tf.Tensor2D = tf.zerosLike(z);
     let codebookLoss: tf.Scalar = tf.scalar(0);
     let commitmentLoss: tf.Scalar = tf.scalar(0);
-    const codes: tf.Tensor1D[] = [];
-    const residuals: tf.Tensor2D[] = [];
-    for (let q = 0; q < numActive; q++) {
-      const projection = this.projections[q] as Projection | undefined;
-      const input = this.toLookupSpace(q, residual);
-      const held = stopGradient(input);
-      residuals.push(held);
-      const { chosen, codes: indices } = this.codebooks[q].lookup(held);
-      codes.push(indices);
-      if (!this.config.ema) codebookLoss = tf.add(codebookLoss, tf.mean(tf.square(tf.sub(held, chosen))));
-      const chosenHeld = stopGradient(chosen);
-      commitmentLoss = tf.add(commitmentLoss, tf.mean(tf.square(tf.sub(input, chosenHeld))));
-      if (projection) {
-        // Straight-through inside the lookup space; the projections learn from the decoder's gradient.
-        const out = projection.up(tf.add(input, stopGradient(tf.sub(chosen, input))));
-        sum = tf.add(sum, out);
-        residual = tf.sub(residual, out);
-      } else {
-        sum = tf.add(sum, chosen);
-        // The next codebook sees what this one left; its error does not flow back into this one's choice.
-        residual = tf.sub(residual, chosenHeld);
-      }
+    for (const stage of stages) {
+      sum = tf.add(sum, stage.output);
+      if (stage.codebookLoss) codebookLoss = tf.add(codebookLoss, stage.codebookLoss);
+      commitmentLoss = tf.add(commitmentLoss, stage.commitmentLoss);
     }
     // Straight-through: the value is Σ e_q, the decoder's gradient is copied to z unchanged.
     // Codebooks learn only from the codebook loss (or from EMA updates).
     const quantized = this.projections.length > 0 ? sum : (tf.add(z, stopGradient(tf.sub(sum, z))) as tf.Tensor2D);
     return {
       quantized,
-      codes: tf.stack(codes, 1) as tf.Tensor2D,
+      codes: tf.stack(stages.map((s) => s.codes), 1) as tf.Tensor2D,
       codebookLoss,
       commitmentLoss: tf.mul(commitmentLoss, this.config.commitmentWeight),
-      residuals,
+      residuals: stages.map((s) => s.input),
     };
   }
 
   /** Codes only (inference): int32 [N, numActive]. */
   encode(z: tf.Tensor2D, numActive = this.numCodebooks): tf.Tensor2D {
     return tf.tidy(() => {
-      let residual = z;
-      const codes: tf.Tensor1D[] = [];
-      for (let q = 0; q < numActive; q++) {
-        const idx = this.codebooks[q].codesOf(this.toLookupSpace(q, residual));
-        codes.push(idx);
-        residual = tf.sub(residual, this.toLatent(q, idx));
-      }
-      return tf.stack(codes, 1) as tf.Tensor2D;
+      const stages = this.residualLoop(z, numActive, (residual, q) => {
+        const codes = this.codebooks[q].codesOf(this.toLookupSpace(q, residual));
+        return { codes, output: this.toLatent(q, codes) };
+      });
+      return tf.stack(stages.map((s) => s.codes), 1) as tf.Tensor2D;
     });
   }
 
@@ -180,18 +173,18 @@ export class ResidualVectorQuantizer {
     });
   }
 
-  /** k-means initialisation of every codebook on one batch of encoder outputs, one codebook after another on the residuals. */
+  /** k-means initialisation of every codebook on one batch of encoder outputs, each on the residuals the previous ones leave. */
   initFromData(z: tf.Tensor2D, random: () => number): void {
-    let residual = tf.clone(z);
-    for (let q = 0; q < this.numCodebooks; q++) {
-      // Factorized codes cluster the (unit-length) projections, by angle like the lookup.
-      const points = tf.tidy(() => (this.projections.length > 0 ? unitRows(this.toLookupSpace(q, residual)) : tf.clone(residual)));
-      this.codebooks[q].initFromData(points, random);
-      const next = tf.tidy(() => tf.sub(residual, this.toLatent(q, this.codebooks[q].codesOf(points))) as tf.Tensor2D);
-      tf.dispose([residual, points]);
-      residual = next;
-    }
-    residual.dispose();
+    tf.tidy(() => {
+      this.residualLoop(z, this.numCodebooks, (residual, q) => {
+        // Factorized codes cluster the (unit-length) projections, by angle like the lookup.
+        const points = this.projections.length > 0 ? unitRows(this.toLookupSpace(q, residual)) : residual;
+        const codebook = this.codebooks[q];
+        codebook.initFromData(points, random);
+        const codes = codebook.codesOf(points);
+        return { codes, output: this.toLatent(q, codes) };
+      });
+    });
     this.initialised.assign(tf.ones([1]));
   }
 
@@ -225,6 +218,35 @@ export class ResidualVectorQuantizer {
   /** batchStatistics then applyStatistics, for a single process. */
   update(residuals: tf.Tensor2D[], codes: tf.Tensor2D, random: () => number): Int32Array[] {
     return this.applyStatistics(this.batchStatistics(residuals, codes), residuals, random);
+  }
+
+  /** Codebook q quantizes what codebooks 0..q−1 left of z, for q < numActive. */
+  private residualLoop<S extends Stage>(z: tf.Tensor2D, numActive: number, stage: (residual: tf.Tensor2D, q: number) => S): S[] {
+    const stages: S[] = [];
+    let residual = z;
+    for (let q = 0; q < numActive; q++) {
+      const s = stage(residual, q);
+      stages.push(s);
+      residual = tf.sub(residual, s.output);
+    }
+    return stages;
+  }
+
+  private trainingStage(residual: tf.Tensor2D, q: number): TrainingStage {
+    const projection = this.projections[q] as Projection | undefined;
+    const input = this.toLookupSpace(q, residual);
+    const held = stopGradient(input);
+    const { chosen, codes } = this.codebooks[q].lookup(held);
+    const chosenHeld = stopGradient(chosen);
+    return {
+      codes,
+      input: held,
+      codebookLoss: this.config.ema ? undefined : (tf.mean(tf.square(tf.sub(held, chosen))) as tf.Scalar),
+      commitmentLoss: tf.mean(tf.square(tf.sub(input, chosenHeld))) as tf.Scalar,
+      // Factorized: straight-through inside the lookup space; the projections learn from the decoder's gradient.
+      // Otherwise the next codebook sees what this one left; its error does not flow back into this one's choice.
+      output: projection ? projection.up(tf.add(input, stopGradient(tf.sub(chosen, input)))) : chosenHeld,
+    };
   }
 
   private toLookupSpace(q: number, x: tf.Tensor2D): tf.Tensor2D {
