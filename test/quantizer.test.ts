@@ -1,7 +1,7 @@
 /**
- * Residual vector quantizer (src/model/quantizer.ts): nearest-code search, the
- * straight-through estimator, VQ losses and their gradients, EMA updates, dead-code
- * restarts (with their EMA reset), k-means initialisation and residual coding.
+ * Residual vector quantizer (src/model/quantizer.ts and its codebook, restarts, nearest and kmeans
+ * modules): nearest-code search, the straight-through estimator, VQ losses and their gradients,
+ * EMA updates, dead-code restarts (with their EMA reset), k-means initialisation and residual coding.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { makeConfig, type QuantizerConfig } from '../src/model/config.js';
 import { ParamStore } from '../src/model/params.js';
-import { nearestByAngle, nearestCodes, ResidualVectorQuantizer } from '../src/model/quantizer.js';
+import { nearestByAngle, nearestCodes } from '../src/model/nearest.js';
+import { ResidualVectorQuantizer } from '../src/model/quantizer.js';
 import { Random } from '../src/train/random.js';
 
 before(async () => {
@@ -46,9 +47,9 @@ function setBook(params: ParamStore, q: number, values: number[][]): void {
   t.dispose();
 }
 
-/** A copy of emaState(q): on the cpu backend dataSync() returns the live backing arrays. */
+/** A copy of codebook k's emaState(): on the cpu backend dataSync() returns the live backing arrays. */
 function stats(q: ResidualVectorQuantizer, k: number) {
-  const s = q.emaState(k);
+  const s = q.codebooks[k].emaState();
   return { clusterSize: s.clusterSize.slice(), embedSum: s.embedSum.slice() };
 }
 
@@ -107,7 +108,7 @@ test('straight-through: d Σ(quantized·G)/dz = G exactly; the value is the sum 
     const quantized = res.quantized.dataSync();
     const codes = res.codes.dataSync();
     assert.deepEqual(res.codes.shape, [N, numActive]);
-    const books = q.codebooks.map((b) => b.dataSync());
+    const books = q.codebooks.map((b) => b.entries.dataSync());
     const expected = new Float32Array(N * D);
     for (let n = 0; n < N; n++) {
       for (let j = 0; j < numActive; j++) {
@@ -126,7 +127,7 @@ test('losses on a hand case (1 codebook, K = 2, D = 2)', () => {
   const mse = (0.01 + 0.04 + 0.01 + 0.09 + 0.25 + 0.16) / 6;
   for (const ema of [false, true]) {
     const { q, params, config } = makeQuantizer({ codebookSize: 2, dim: 2, numCodebooks: 1, ema, commitmentWeight: 0.3 });
-    q.codebooks[0].assign(tf.tensor2d([[0, 0], [1, 1]]));
+    q.codebooks[0].entries.assign(tf.tensor2d([[0, 0], [1, 1]]));
     const res = q.quantize(z);
     assert.deepEqual(Array.from(res.codes.dataSync()), [0, 1, 0]);
     assert.ok(Math.abs(res.commitmentLoss.dataSync()[0] - config.commitmentWeight * mse) < 1e-6, `commitment (ema ${ema})`);
@@ -144,7 +145,7 @@ test('losses on a hand case (1 codebook, K = 2, D = 2)', () => {
   }
   // with the default β
   const { q, config } = makeQuantizer({ codebookSize: 2, dim: 2, numCodebooks: 1 });
-  q.codebooks[0].assign(tf.tensor2d([[0, 0], [1, 1]]));
+  q.codebooks[0].entries.assign(tf.tensor2d([[0, 0], [1, 1]]));
   const res = q.quantize(z);
   assert.equal(config.commitmentWeight, 0.25);
   assert.ok(Math.abs(res.commitmentLoss.dataSync()[0] - 0.25 * mse) < 1e-6);
@@ -153,7 +154,7 @@ test('losses on a hand case (1 codebook, K = 2, D = 2)', () => {
 
 test('ema: false — the codebook learns only from the codebook loss: grad = 2(e − z)/(N·D) on chosen rows', () => {
   const { q, config } = makeQuantizer({ codebookSize: 6, dim: 3, numCodebooks: 1, ema: false, kmeansInit: false });
-  const book = q.codebooks[0];
+  const book = q.codebooks[0].entries;
   assert.ok(book.trainable, 'without EMA the codebook is a trainable variable');
   const rng = new Random(5);
   const N = 10;
@@ -202,7 +203,7 @@ test('EMA update: cluster size, sum and mean of the used code follow the formula
   const warm = q.quantize(tf.tensor2d([[4.8, 5.1], [5.4, 4.7]]));
   q.update(warm.residuals, warm.codes, new Random(1).next);
   const before = stats(q, 0);
-  const bookBefore = q.codebooks[0].dataSync().slice();
+  const bookBefore = q.codebooks[0].entries.dataSync().slice();
   // Every vector of this batch goes to code 0.
   const batch = [[0.1, 0.2], [-0.3, 0.1], [0.2, -0.1], [0.0, 0.4], [0.5, 0.5]];
   const res = q.quantize(tf.tensor2d(batch));
@@ -210,7 +211,7 @@ test('EMA update: cluster size, sum and mean of the used code follow the formula
   const counts = q.update(res.residuals, res.codes, new Random(2).next);
   assert.deepEqual(Array.from(counts[0]), [5, 0, 0, 0]);
   const after = stats(q, 0);
-  const book = q.codebooks[0].dataSync();
+  const book = q.codebooks[0].entries.dataSync();
 
   const size = Array.from(before.clusterSize, (s, k) => decay * s + (1 - decay) * (k === 0 ? batch.length : 0));
   close(after.clusterSize, size, 1e-6, 'clusterSize');
@@ -245,7 +246,7 @@ test('EMA update over many steps: a code converges to the mean of what it is ass
   const a = 0.8 ** steps;
   const m = (1 - a) / (a + 3 * (1 - a));
   // Unused rows: e·s/(s + ε′) with s = a ≈ 4e-3, so within ~ε/a ≈ 3e-3 of their value.
-  close(q.codebooks[0].dataSync(), [6 * m, 3 * m, 10, 10, -10, 10], 5e-3, 'codebook');
+  close(q.codebooks[0].entries.dataSync(), [6 * m, 3 * m, 10, 10, -10, 10], 5e-3, 'codebook');
   z.dispose();
 });
 
@@ -271,10 +272,10 @@ test('dead-code restart: revived rows come from recent vectors, their EMA statis
     for (const k of dead) q.usage[0][k] = 0.01;
     for (const k of [0, 1, 3]) assert.ok(q.usage[0][k] >= 0.1);
     const recent = tf.tensor2d(recentData);
-    const revived = q.restartDeadCodes(0, recent, new Random(3).next);
+    const revived = q.codebooks[0].restartDeadCodes(recent, new Random(3).next);
     assert.equal(revived, dead.length);
     for (const k of dead) assert.equal(q.usage[0][k], 1, 'usage restarts at one assignment per step');
-    const book = q.codebooks[0].dataSync().slice();
+    const book = q.codebooks[0].entries.dataSync().slice();
     const state = stats(q, 0);
     const vectors = dead.map((k) => [book[2 * k], book[2 * k + 1]]);
     for (const [i, k] of dead.entries()) {
@@ -299,7 +300,7 @@ test('dead-code restart: revived rows come from recent vectors, their EMA statis
     const r = q.quantize(batch);
     assert.ok(Array.from(r.codes.dataSync()).every((c) => c === 0), 'the revived codes get no assignments');
     q.update(r.residuals, r.codes, new Random(4).next);
-    const after = q.codebooks[0].dataSync();
+    const after = q.codebooks[0].entries.dataSync();
     // What the EMA formula gives for an unassigned row from the statistics it had before this update.
     const size = Array.from(preUpdate.clusterSize, (s, k) => decay * s + (1 - decay) * (k === 0 ? 3 : 0));
     const total = size.reduce((a, b) => a + b, 0);
@@ -333,8 +334,8 @@ test('update() restarts codes whose usage falls below the threshold, onto rows o
   const r = q.quantize(tf.tensor2d(zData));
   const residuals = r.residuals.map((t) => t.arraySync() as number[][]);
   q.update(r.residuals, r.codes, new Random(9).next);
-  const book0 = rows(q.codebooks[0].dataSync(), 2);
-  const book1 = rows(q.codebooks[1].dataSync(), 2);
+  const book0 = rows(q.codebooks[0].entries.dataSync(), 2);
+  const book1 = rows(q.codebooks[1].entries.dataSync(), 2);
   const isRow = (v: number[], set: number[][]) => set.some((s) => Math.abs(s[0] - v[0]) < 1e-6 && Math.abs(s[1] - v[1]) < 1e-6);
   assert.ok(isRow(book0[2], residuals[0]), `codebook 0 row 2 = ${book0[2]} is a residual of codebook 0`);
   assert.ok(isRow(book1[3], residuals[1]), `codebook 1 row 3 = ${book1[3]} is a residual of codebook 1`);
@@ -345,14 +346,14 @@ test('update() restarts codes whose usage falls below the threshold, onto rows o
 
 test('restartDeadCodes leaves tensors and arrays taken earlier untouched (cpu backend)', () => {
   const { q, params } = makeQuantizer({ codebookSize: 4, dim: 2, numCodebooks: 1, kmeansInit: false });
-  const held = tf.clone(q.codebooks[0]);
+  const held = tf.clone(q.codebooks[0].entries);
   const heldBefore = held.dataSync().slice();
   const snap = params.snapshot();
   const snapBefore = snap['quantizer.codebook0'].data.slice();
   q.usage[0][1] = 0;
   const recent = tf.tensor2d([[7, 7]]);
-  assert.equal(q.restartDeadCodes(0, recent, () => 0), 1);
-  assert.deepEqual(Array.from(q.codebooks[0].dataSync().slice(2, 4)), [7, 7]);
+  assert.equal(q.codebooks[0].restartDeadCodes(recent, () => 0), 1);
+  assert.deepEqual(Array.from(q.codebooks[0].entries.dataSync().slice(2, 4)), [7, 7]);
   const heldAfter = Array.from(held.dataSync());
   const snapAfter = Array.from(snap['quantizer.codebook0'].data);
   tf.dispose([held, recent]);
@@ -380,13 +381,13 @@ test('k-means init: every cluster centre gets a codebook entry nearby; needsInit
     assert.equal(q.needsInit(), true);
     q.initFromData(points, rng.next);
     assert.equal(q.needsInit(), false);
-    const book = q.codebooks[0].arraySync() as number[][];
+    const book = q.codebooks[0].entries.arraySync() as number[][];
     for (const [i, c] of centres.entries()) {
       const d = nearestEntry(book, c);
       assert.ok(d < 0.05, `C=${C} K=${K}: centre ${i} is ${d} from the nearest entry`);
     }
     // The EMA statistics restart from the new codebook.
-    const state = q.emaState(0);
+    const state = q.codebooks[0].emaState();
     assert.ok(state.clusterSize.every((s) => s === 1));
     assert.deepEqual(Array.from(state.embedSum), book.flat().map((v) => Math.fround(v)));
     points.dispose();
@@ -510,7 +511,7 @@ test('factorized codes: codes are the angle-nearest entries of the projected res
   const { q, params } = makeQuantizer({ codebookSize: 16, dim: D, lookupDim: 2, numCodebooks: 3, ema: false, kmeansInit: true });
   const z = tf.tensor2d(gaussian(N * D, rng), [N, D]);
   q.initFromData(z, rng.next);
-  assert.deepEqual(q.codebooks[0].shape, [16, 2]);
+  assert.deepEqual(q.codebooks[0].entries.shape, [16, 2]);
   for (let n = 1; n <= 3; n++) {
     const res = q.quantize(z, n);
     const codes = q.encode(z, n);
@@ -518,7 +519,7 @@ test('factorized codes: codes are the angle-nearest entries of the projected res
     close(q.decode(codes).dataSync(), res.quantized.dataSync(), 1e-4, `decode(encode(z)) (n = ${n})`);
     // The first codebook's choice, by hand: project with the stored weights, pick the largest cosine.
     const projected = tf.tidy(() => tf.add(tf.matMul(z, params.get('quantizer.project0.in.w') as tf.Tensor2D), params.get('quantizer.project0.in.b')));
-    const expected = nearestByAngle(projected as tf.Tensor2D, q.codebooks[0] as tf.Tensor2D).dataSync();
+    const expected = nearestByAngle(projected as tf.Tensor2D, q.codebooks[0].entries as tf.Tensor2D).dataSync();
     assert.deepEqual(Array.from(res.codes.dataSync()).filter((_, i) => i % n === 0), Array.from(expected));
     tf.dispose([res.quantized, res.codes, res.codebookLoss, res.commitmentLoss, ...res.residuals, codes, projected]);
   }
@@ -561,11 +562,11 @@ test("restart 'split': a dead code becomes a copy of the busiest code moved towa
     q.update(r.residuals, r.codes, Math.random);
   }
   q.usage[0][2] = 0.01; // dead
-  const before = { ...stats(q, 0), usage: q.usage[0].slice(), book: q.codebooks[0].dataSync().slice() };
+  const before = { ...stats(q, 0), usage: q.usage[0].slice(), book: q.codebooks[0].entries.dataSync().slice() };
   assert.ok(before.usage[1] > before.usage[0], 'code 1 is the busiest');
   const recent = tf.tensor2d(cluster);
-  assert.equal(q.restartDeadCodes(0, recent, new Random(1).next), 1);
-  const book = q.codebooks[0].dataSync();
+  assert.equal(q.codebooks[0].restartDeadCodes(recent, new Random(1).next), 1);
+  const book = q.codebooks[0].entries.dataSync();
   const after = stats(q, 0);
   // The parent keeps its entry; the child sits a tenth of the way from it toward one of its members.
   assert.deepEqual([book[2], book[3]], [before.book[2], before.book[3]]);

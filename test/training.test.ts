@@ -124,12 +124,12 @@ test('no tensor leaks per training step', () => {
 test('trainStep k-means-initialises the quantizer on its first step', () => {
   const model = new VqVae(CONFIG, 3);
   assert.equal(model.quantizer.needsInit(), true);
-  const before = model.quantizer.codebooks.map((b) => b.dataSync().slice());
+  const before = model.quantizer.codebooks.map((b) => b.entries.dataSync().slice());
   const batch = batchTensor();
   const adam = new Adam(adamOptions(0));
   trainStep({ model, optimizer: adam, losses: { weights: WEIGHTS, stftWindows: WINDOWS }, random: new Random(2).next }, batch, 2);
   assert.equal(model.quantizer.needsInit(), false);
-  model.quantizer.codebooks.forEach((b, q) => assert.ok(b.dataSync().some((v, i) => v !== before[q][i]), `codebook ${q} changed`));
+  model.quantizer.codebooks.forEach((b, q) => assert.ok(b.entries.dataSync().some((v, i) => v !== before[q][i]), `codebook ${q} changed`));
   tf.dispose([batch]);
   adam.dispose();
   model.dispose();
@@ -224,14 +224,14 @@ function stepWith(config: typeof CONFIG, numActive: number): { error: unknown; b
   const random = new Random(3);
   // First step initialises the codebooks (k-means); compare the codebooks across a second step.
   trainStep({ model: model, optimizer: adam, losses: { weights: WEIGHTS, stftWindows: WINDOWS }, random: random.next }, batch, config.quantizer.numCodebooks);
-  const before = model.quantizer.codebooks.map((b) => b.dataSync().slice() as Float32Array);
+  const before = model.quantizer.codebooks.map((b) => b.entries.dataSync().slice() as Float32Array);
   let error: unknown;
   try {
     trainStep({ model: model, optimizer: adam, losses: { weights: WEIGHTS, stftWindows: WINDOWS }, random: random.next }, batch, numActive);
   } catch (e) {
     error = e; // caught here: an escaping error makes the wasm backend print its whole source
   }
-  const after = model.quantizer.codebooks.map((b) => b.dataSync().slice() as Float32Array);
+  const after = model.quantizer.codebooks.map((b) => b.entries.dataSync().slice() as Float32Array);
   adam.dispose();
   batch.dispose();
   model.dispose();

@@ -1,6 +1,6 @@
 /**
  * Named model state. Trainable weights are tf.Variables the optimizer updates;
- * non-trainable state (EMA codebook statistics, usage counters) lives here too
+ * non-trainable state (EMA codebook statistics, the quantizer's initialised flag) lives here too
  * so that saving, loading and fingerprinting see one flat, ordered list.
  */
 import * as tf from '@tensorflow/tfjs';

@@ -1,22 +1,19 @@
 /**
- * Vector quantization (van den Oord et al., 2017) and its residual form (SoundStream, 2021).
+ * Residual vector quantization (SoundStream, 2021) over codebooks of codebook.ts.
  *
- * Each codebook snaps a D-dim vector to its nearest entry by L2. The argmin has no
- * gradient, so the quantized output is z_e + sg[z_q − z_e] ("straight-through"):
- * its value is z_q, its gradient flows to z_e unchanged. Residual VQ applies
- * N codebooks in turn, each to what the previous ones left.
+ * Each codebook snaps a D-dim vector to its nearest entry. The search has no gradient, so the
+ * quantized output is z_e + sg[z_q − z_e] ("straight-through", van den Oord et al., 2017): its
+ * value is z_q, its gradient flows to z_e unchanged. Codebook q quantizes what codebooks 0..q−1
+ * left; only the first `numActive` take part, which is how quantizer dropout trains every prefix.
  *
- * Options follow vector-quantize-pytorch: EMA codebook updates with Laplace smoothing,
- * k-means initialisation on the first batch, and dead-code restart from recent
- * encoder outputs, which also resets the revived code's EMA statistics (otherwise the
- * next EMA update recomputes the old mean and undoes the revival).
- *
- * With `lookupDim` set, codes are factorized as in DAC (Kumar et al., 2023): each codebook
- * looks up a learned low-dim projection of the residual by cosine similarity and projects
- * its entry back up. A low-dim, angle-only lookup spreads assignments over many more codes.
+ * With `lookupDim` set, codes are factorized as in DAC (Kumar et al., 2023): each codebook looks
+ * up a learned low-dim projection of the residual by cosine similarity and projects its entry back
+ * up. A low-dim, angle-only lookup spreads assignments over many more codes.
  */
 import * as tf from '@tensorflow/tfjs';
+import { Codebook, type CodebookStatistics } from './codebook.js';
 import type { QuantizerConfig } from './config.js';
+import { nearestByAngle, nearestCodes, unitRows } from './nearest.js';
 import type { ParamStore } from './params.js';
 
 /** Identity forward, zero gradient: the sg[·] of the VQ-VAE paper. */
@@ -24,26 +21,6 @@ export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
   value: tf.clone(x),
   gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
 })) as never) as unknown as <T extends tf.Tensor>(x: T) => T;
-
-/** Index of the nearest codebook row for each row of z. z: [N, D], codebook: [K, D] → int32 [N]. */
-export function nearestCodes(z: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => {
-    // ||z − e||² = ||z||² − 2 z·e + ||e||²; ||z||² is the same for every e, so it is left out.
-    const cross = tf.matMul(z, tf.transpose(codebook)); // explicit transpose: fast path on wasm
-    const norms = tf.sum(tf.square(codebook), 1);
-    return tf.argMin(tf.sub(norms, tf.mul(cross, 2)), 1) as tf.Tensor1D;
-  });
-}
-
-/** Index of the codebook row at the smallest angle to each row of z (cosine similarity; |z| does not change the argmax). */
-export function nearestByAngle(z: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const unit = tf.div(codebook, tf.add(tf.norm(codebook, 'euclidean', 1, true), 1e-12));
-    return tf.argMax(tf.matMul(z, tf.transpose(unit)), 1) as tf.Tensor1D;
-  });
-}
-
-type Nearest = (z: tf.Tensor2D, codebook: tf.Tensor2D) => tf.Tensor1D;
 
 /** A learned linear map in and out of a codebook's lookup space (factorized codes). */
 class Projection {
@@ -66,30 +43,6 @@ class Projection {
   up(x: tf.Tensor2D): tf.Tensor2D {
     return tf.add(tf.matMul(x, this.outW as tf.Tensor2D), this.outB);
   }
-}
-
-/**
- * Nearest-entry lookup as one op: the value is codebook[argmin], the gradient goes
- * only to the codebook rows that were chosen (onehotᵀ · dy). Doing the argmin inside
- * the op keeps the integer indices off the gradient tape (tfjs cannot differentiate
- * through them) and avoids UnsortedSegmentSum, which wasm lacks. `indices` is kept:
- * the caller disposes it.
- */
-function lookupNearest(r: tf.Tensor2D, book: tf.Tensor2D, nearest: Nearest): { chosen: tf.Tensor2D; indices: tf.Tensor1D } {
-  let indices: tf.Tensor1D | undefined;
-  const op = tf.customGrad(((x: tf.Tensor, codebook: tf.Tensor, save: tf.GradSaveFunc) => {
-    indices = tf.keep(nearest(x as tf.Tensor2D, codebook as tf.Tensor2D));
-    save([indices]);
-    return {
-      value: tf.gather(codebook, indices),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.zerosLike(x),
-        tf.matMul(tf.transpose(tf.oneHot(saved[0] as tf.Tensor1D, codebook.shape[0]).toFloat()), dy as tf.Tensor2D),
-      ],
-    };
-  }) as never) as unknown as (x: tf.Tensor2D, codebook: tf.Tensor2D) => tf.Tensor2D;
-  const chosen = op(r, book);
-  return { chosen, indices: indices! };
 }
 
 /** Per active codebook: assignment counts [K] and sums of assigned vectors [K·D], row-major. */
@@ -124,31 +77,34 @@ export interface QuantizeResult {
   residuals: tf.Tensor2D[];
 }
 
+/** One codebook's turn in the residual loop. */
+interface Stage {
+  codes: tf.Tensor1D;
+  /** What it contributes to the output, in the latent space; the next codebook sees the residual less this. */
+  output: tf.Tensor2D;
+}
+
+/** A training turn also gives its losses and the (gradient-free) input its codebook saw. */
+interface TrainingStage extends Stage {
+  input: tf.Tensor2D;
+  codebookLoss?: tf.Scalar;
+  commitmentLoss: tf.Scalar;
+}
+
 export class ResidualVectorQuantizer {
-  readonly codebooks: tf.Variable[] = [];
+  readonly codebooks: Codebook[] = [];
   /** One per codebook when codes are factorized (lookupDim set), else empty. */
   private readonly projections: Projection[] = [];
-  private readonly nearest: Nearest;
-  private readonly clusterSize: tf.Variable[] = [];
-  private readonly embedSum: tf.Variable[] = [];
   /** 1 once the codebooks have been initialised from data (saved with the weights). */
   private readonly initialised: tf.Variable;
-  /** EMA of assignments per step for each code, in JS: dead-code detection needs it on the host anyway. */
-  readonly usage: Float32Array[] = [];
 
+  /** Registers each codebook's projection (if factorized) and then its parameters, codebook by codebook. */
   constructor(params: ParamStore, readonly config: QuantizerConfig) {
-    const { codebookSize: K, dim, lookupDim, numCodebooks } = config;
-    const D = lookupDim ?? dim;
-    this.nearest = lookupDim === undefined ? nearestCodes : nearestByAngle;
+    const { dim, lookupDim, numCodebooks } = config;
+    const nearest = lookupDim === undefined ? nearestCodes : nearestByAngle;
     for (let q = 0; q < numCodebooks; q++) {
       if (lookupDim !== undefined) this.projections.push(new Projection(params, q, dim, lookupDim));
-      const book = params.uniform(`quantizer.codebook${q}`, [K, D], D, 1, !config.ema);
-      this.codebooks.push(book);
-      // Every code starts as if it had one assignment, so an unused code's mean stays put while both
-      // statistics decay (until Laplace smoothing dominates, by which time dead-code restart has revived it).
-      this.clusterSize.push(params.fill(`quantizer.clusterSize${q}`, [K], 1, false));
-      this.embedSum.push(params.add(`quantizer.embedSum${q}`, tf.clone(book), false));
-      this.usage.push(new Float32Array(K).fill(1));
+      this.codebooks.push(new Codebook(params, q, config, nearest));
     }
     this.initialised = params.fill('quantizer.initialised', [1], config.kmeansInit ? 0 : 1, false);
   }
@@ -157,187 +113,106 @@ export class ResidualVectorQuantizer {
     return this.config.numCodebooks;
   }
 
+  /** Each codebook's usage (EMA of assignments per step); checkpoints save them. */
+  get usage(): Float32Array[] {
+    return this.codebooks.map((c) => c.usage);
+  }
+
+  /** EMA statistics are training state: a shipped model leaves them out and they restart from the codebooks. */
+  static isTrainingState(name: string): boolean {
+    return Codebook.isTrainingState(name);
+  }
+
   needsInit(): boolean {
     return this.initialised.dataSync()[0] === 0;
   }
 
-  /** Quantizes z [N, D] with the first `numActive` codebooks. */
+  /** Training forward: quantizes z [N, D] with the first `numActive` codebooks. */
   quantize(z: tf.Tensor2D, numActive = this.numCodebooks): QuantizeResult {
-    let residual = z;
+    const stages = this.residualLoop(z, numActive, (residual, q) => this.trainingStage(residual, q));
     let sum: tf.Tensor2D = tf.zerosLike(z);
     let codebookLoss: tf.Scalar = tf.scalar(0);
     let commitmentLoss: tf.Scalar = tf.scalar(0);
-    const codes: tf.Tensor1D[] = [];
-    const residuals: tf.Tensor2D[] = [];
-    for (let q = 0; q < numActive; q++) {
-      const book = this.codebooks[q] as tf.Tensor2D;
-      const projection = this.projections[q] as Projection | undefined;
-      const input = projection ? projection.down(residual) : residual;
-      const held = stopGradient(input);
-      residuals.push(held);
-      const { chosen, indices } = lookupNearest(held, book, this.nearest);
-      codes.push(tf.clone(indices));
-      indices.dispose();
-      if (!this.config.ema) codebookLoss = tf.add(codebookLoss, tf.mean(tf.square(tf.sub(held, chosen))));
-      const chosenHeld = stopGradient(chosen);
-      commitmentLoss = tf.add(commitmentLoss, tf.mean(tf.square(tf.sub(input, chosenHeld))));
-      if (projection) {
-        // Straight-through inside the lookup space; the projections learn from the decoder's gradient.
-        const out = projection.up(tf.add(input, stopGradient(tf.sub(chosen, input))));
-        sum = tf.add(sum, out);
-        residual = tf.sub(residual, out);
-      } else {
-        sum = tf.add(sum, chosen);
-        // The next codebook sees what this one left; its error does not flow back into this one's choice.
-        residual = tf.sub(residual, chosenHeld);
-      }
+    for (const stage of stages) {
+      sum = tf.add(sum, stage.output);
+      if (stage.codebookLoss) codebookLoss = tf.add(codebookLoss, stage.codebookLoss);
+      commitmentLoss = tf.add(commitmentLoss, stage.commitmentLoss);
     }
     // Straight-through: the value is Σ e_q, the decoder's gradient is copied to z unchanged.
     // Codebooks learn only from the codebook loss (or from EMA updates).
     const quantized = this.projections.length > 0 ? sum : (tf.add(z, stopGradient(tf.sub(sum, z))) as tf.Tensor2D);
     return {
       quantized,
-      codes: tf.stack(codes, 1) as tf.Tensor2D,
+      codes: tf.stack(stages.map((s) => s.codes), 1) as tf.Tensor2D,
       codebookLoss,
       commitmentLoss: tf.mul(commitmentLoss, this.config.commitmentWeight),
-      residuals,
+      residuals: stages.map((s) => s.input),
     };
-  }
-
-  /** Codebook q's entries for `indices`, in the latent space (projected up when factorized). */
-  private entries(q: number, indices: tf.Tensor1D): tf.Tensor2D {
-    const e = tf.gather(this.codebooks[q], indices) as tf.Tensor2D;
-    return this.projections.length > 0 ? this.projections[q].up(e) : e;
   }
 
   /** Codes only (inference): int32 [N, numActive]. */
   encode(z: tf.Tensor2D, numActive = this.numCodebooks): tf.Tensor2D {
     return tf.tidy(() => {
-      let residual = z;
-      const codes: tf.Tensor1D[] = [];
-      for (let q = 0; q < numActive; q++) {
-        const input = this.projections.length > 0 ? this.projections[q].down(residual) : residual;
-        const idx = this.nearest(input, this.codebooks[q] as tf.Tensor2D);
-        codes.push(idx);
-        residual = tf.sub(residual, this.entries(q, idx));
-      }
-      return tf.stack(codes, 1) as tf.Tensor2D;
+      const stages = this.residualLoop(z, numActive, (residual, q) => {
+        const codes = this.codebooks[q].codesOf(this.toLookupSpace(q, residual));
+        return { codes, output: this.toLatent(q, codes) };
+      });
+      return tf.stack(stages.map((s) => s.codes), 1) as tf.Tensor2D;
     });
   }
 
   /** Σ_q codebook_q[codes[:, q]] for however many codebooks `codes` has: [N, D]. */
   decode(codes: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      const numActive = codes.shape[1];
       let sum: tf.Tensor2D | undefined;
-      for (let q = 0; q < numActive; q++) {
-        const idx = tf.reshape(tf.slice(codes, [0, q], [-1, 1]), [-1]) as tf.Tensor1D;
-        const e = this.entries(q, idx);
+      for (let q = 0; q < codes.shape[1]; q++) {
+        const e = this.toLatent(q, column(codes, q));
         sum = sum === undefined ? e : (tf.add(sum, e) as tf.Tensor2D);
       }
       return sum!;
     });
   }
 
-  /**
-   * k-means (Lloyd) initialisation of every codebook on one batch of encoder outputs,
-   * one codebook after another on the residuals. Seeds are drawn with replacement
-   * (a batch may hold fewer vectors than codes) plus a little noise to separate repeats.
-   */
+  /** k-means initialisation of every codebook on one batch of encoder outputs, each on the residuals the previous ones leave. */
   initFromData(z: tf.Tensor2D, random: () => number): void {
-    const { codebookSize: K, kmeansIterations } = this.config;
-    let residual = tf.clone(z);
-    for (let q = 0; q < this.numCodebooks; q++) {
-      // Factorized codes cluster the (unit-length) projections, by angle like the lookup.
-      const points = tf.tidy(() => (this.projections.length > 0 ? unitRows(this.projections[q].down(residual)) : tf.clone(residual)));
-      const centroids = tf.tidy(() => {
-        const n = points.shape[0];
-        const picks = tf.tensor1d(Array.from({ length: K }, () => Math.floor(random() * n)), 'int32');
-        const spread = tf.moments(points).variance.sqrt().add(1e-6);
-        let c = tf.add(tf.gather(points, picks), tf.mul(tf.randomNormal([K, points.shape[1]], 0, 1, 'float32', Math.floor(random() * 1e9)), tf.mul(spread, 0.01))) as tf.Tensor2D;
-        for (let it = 0; it < kmeansIterations; it++) c = lloydStep(points, c, this.nearest);
-        return c;
+    tf.tidy(() => {
+      this.residualLoop(z, this.numCodebooks, (residual, q) => {
+        // Factorized codes cluster the (unit-length) projections, by angle like the lookup.
+        const points = this.projections.length > 0 ? unitRows(this.toLookupSpace(q, residual)) : residual;
+        const codebook = this.codebooks[q];
+        codebook.initFromData(points, random);
+        const codes = codebook.codesOf(points);
+        return { codes, output: this.toLatent(q, codes) };
       });
-      this.setCodebook(q, centroids);
-      const next = tf.tidy(() => tf.sub(residual, this.entries(q, this.nearest(points, centroids))) as tf.Tensor2D);
-      tf.dispose([residual, points, centroids]);
-      residual = next;
-    }
-    residual.dispose();
+    });
     this.initialised.assign(tf.ones([1]));
-  }
-
-  /** EMA statistics are training state: a shipped model leaves them out and they restart from the codebooks. */
-  static isTrainingState(name: string): boolean {
-    return /^quantizer\.(clusterSize|embedSum)\d+$/.test(name);
   }
 
   /** Restarts every codebook's EMA statistics from its current entries (one assignment each). */
   resetStatistics(): void {
-    this.codebooks.forEach((book, q) => {
-      this.embedSum[q].assign(book);
-      this.clusterSize[q].assign(tf.onesLike(this.clusterSize[q]));
-    });
-  }
-
-  /** Replaces codebook q and restarts its EMA statistics from it (one assignment each). */
-  private setCodebook(q: number, values: tf.Tensor2D): void {
-    this.codebooks[q].assign(values);
-    this.embedSum[q].assign(values);
-    this.clusterSize[q].assign(tf.onesLike(this.clusterSize[q]));
-    this.usage[q].fill(1);
+    for (const c of this.codebooks) c.resetStatistics();
   }
 
   /**
-   * What one batch contributes to the codebooks: per active codebook, how many vectors
-   * chose each code and their sum. Host arrays, so that data-parallel replicas can add
-   * theirs up before one update.
+   * What one batch contributes to the codebooks: per active codebook, how many vectors chose each
+   * code and their sum. Host arrays, so that data-parallel replicas can add theirs up before one update.
    */
   batchStatistics(residuals: tf.Tensor2D[], codes: tf.Tensor2D): BatchStatistics {
-    const K = this.config.codebookSize;
-    const counts: Float32Array[] = [];
-    const sums: Float32Array[] = [];
-    residuals.forEach((r, q) => {
-      const [c, s] = tf.tidy(() => {
-        const idx = tf.reshape(tf.slice(codes, [0, q], [-1, 1]), [-1]) as tf.Tensor1D;
-        const onehot = tf.oneHot(idx, K).toFloat();
-        return [tf.sum(onehot, 0), tf.matMul(tf.transpose(onehot), r)];
-      });
-      counts.push(c.dataSync() as Float32Array);
-      sums.push(s.dataSync() as Float32Array);
-      tf.dispose([c, s]);
+    const parts: CodebookStatistics[] = residuals.map((r, q) => {
+      const own = tf.tidy(() => column(codes, q));
+      const stats = this.codebooks[q].statistics(r, own);
+      own.dispose();
+      return stats;
     });
-    return { counts, sums };
+    return { counts: parts.map((p) => p.counts), sums: parts.map((p) => p.sums) };
   }
 
   /**
-   * After an optimizer step: EMA codebook updates (when enabled), usage tracking and
-   * dead-code restarts onto `recent` residuals. Returns the integer counts per codebook.
+   * After an optimizer step: EMA codebook updates (when enabled), usage tracking and dead-code
+   * restarts onto `recent` residuals, codebook by codebook. Returns the integer counts per codebook.
    */
   applyStatistics(stats: BatchStatistics, recent: tf.Tensor2D[], random: () => number): Int32Array[] {
-    const { codebookSize: K, dim: D, emaDecay: decay, emaEpsilon: eps, deadCodeThreshold } = this.config;
-    return stats.counts.map((batchCounts, q) => {
-      if (this.config.ema) {
-        tf.tidy(() => {
-          const size = tf.add(tf.mul(this.clusterSize[q], decay), tf.mul(tf.tensor1d(batchCounts), 1 - decay));
-          const embed = tf.add(tf.mul(this.embedSum[q], decay), tf.mul(tf.tensor2d(stats.sums[q], [K, D]), 1 - decay));
-          // Laplace smoothing keeps each size positive without changing their total.
-          const total = tf.sum(size);
-          const smoothed = tf.mul(tf.div(tf.add(size, eps), tf.add(total, K * eps)), total);
-          this.clusterSize[q].assign(size);
-          this.embedSum[q].assign(embed);
-          this.codebooks[q].assign(tf.div(embed, tf.expandDims(smoothed, 1)));
-        });
-      }
-      const usage = this.usage[q];
-      const counts = new Int32Array(K);
-      for (let k = 0; k < K; k++) {
-        counts[k] = Math.round(batchCounts[k]);
-        usage[k] = decay * usage[k] + (1 - decay) * batchCounts[k];
-      }
-      if (deadCodeThreshold > 0) this.restartDeadCodes(q, recent[q], random);
-      return counts;
-    });
+    return stats.counts.map((counts, q) => this.codebooks[q].applyStatistics({ counts, sums: stats.sums[q] }, recent[q], random));
   }
 
   /** batchStatistics then applyStatistics, for a single process. */
@@ -345,108 +220,47 @@ export class ResidualVectorQuantizer {
     return this.applyStatistics(this.batchStatistics(residuals, codes), residuals, random);
   }
 
-  /**
-   * Restarts every code used less than the threshold, resetting its statistics: onto a random
-   * recent residual ('sample'), or by splitting one of the busiest codes ('split', see splitCodes).
-   */
-  restartDeadCodes(q: number, recent: tf.Tensor2D, random: () => number): number {
-    const usage = this.usage[q];
-    const dead: number[] = [];
-    for (let k = 0; k < usage.length; k++) if (usage[k] < this.config.deadCodeThreshold) dead.push(k);
-    if (dead.length === 0) return 0;
-    if (this.config.restart === 'split') return this.splitCodes(q, dead, recent, random);
-    const n = recent.shape[0];
-    tf.tidy(() => {
-      const picks = tf.tensor1d(dead.map(() => Math.floor(random() * n)), 'int32');
-      const fresh = tf.gather(recent, picks) as tf.Tensor2D;
-      // The revived code counts as one fresh assignment: sum = vector, size = 1, so the next EMA step keeps it.
-      this.placeCodes(q, dead, fresh, fresh, tf.ones([dead.length]));
-    });
-    for (const k of dead) usage[k] = 1;
-    return dead.length;
-  }
-
-  /**
-   * LBG-style splitting: each dead code becomes a copy of one of the busiest codes (the parent),
-   * moved a tenth of the way towards a recent residual that chose the parent, so the two divide
-   * the parent's cluster along the data. Parent and child each keep half of the parent's EMA
-   * statistics (cluster size, and the sum rescaled to their own mean) and half its usage.
-   */
-  private splitCodes(q: number, dead: number[], recent: tf.Tensor2D, random: () => number): number {
-    const usage = this.usage[q];
-    const busiest = Array.from(usage.keys()).sort((a, b) => usage[b] - usage[a]);
-    const choices = this.nearest(recent, this.codebooks[q] as tf.Tensor2D);
-    const chosen = choices.dataSync();
-    choices.dispose();
-    const members = new Map<number, number[]>();
-    chosen.forEach((k, i) => {
-      const rows = members.get(k);
-      if (rows) rows.push(i);
-      else members.set(k, [i]);
-    });
-    const parents: number[] = [];
-    const towards: number[] = [];
-    for (const parent of busiest) {
-      if (parents.length === dead.length) break;
-      const rows = members.get(parent);
-      if (rows === undefined || usage[parent] < 2 * this.config.deadCodeThreshold) continue;
-      parents.push(parent);
-      towards.push(rows[Math.floor(random() * rows.length)]);
+  /** Codebook q quantizes what codebooks 0..q−1 left of z, for q < numActive. */
+  private residualLoop<S extends Stage>(z: tf.Tensor2D, numActive: number, stage: (residual: tf.Tensor2D, q: number) => S): S[] {
+    const stages: S[] = [];
+    let residual = z;
+    for (let q = 0; q < numActive; q++) {
+      const s = stage(residual, q);
+      stages.push(s);
+      residual = tf.sub(residual, s.output);
     }
-    const children = dead.slice(0, parents.length);
-    if (children.length === 0) return 0;
-    tf.tidy(() => {
-      const parentRows = tf.gather(this.codebooks[q], tf.tensor1d(parents, 'int32')) as tf.Tensor2D;
-      const member = tf.gather(recent, tf.tensor1d(towards, 'int32')) as tf.Tensor2D;
-      const child = tf.add(parentRows, tf.mul(tf.sub(member, parentRows), 0.1)) as tf.Tensor2D;
-      const halfSize = tf.div(tf.gather(this.clusterSize[q], tf.tensor1d(parents, 'int32')), 2) as tf.Tensor1D;
-      const scale = tf.expandDims(halfSize, 1);
-      // Parents first (same mean, half the statistics), then children in the freed rows.
-      this.placeCodes(q, parents, parentRows, tf.mul(parentRows, scale) as tf.Tensor2D, halfSize);
-      this.placeCodes(q, children, child, tf.mul(child, scale) as tf.Tensor2D, halfSize);
-    });
-    parents.forEach((parent, i) => {
-      usage[parent] /= 2;
-      usage[children[i]] = usage[parent];
-    });
-    return children.length;
+    return stages;
   }
 
-  /**
-   * Writes rows `codes` of codebook q (entries `values`), its EMA sums (`sums`) and cluster
-   * sizes (`sizes`). Built by a one-hot matmul rather than tensorScatterUpdate, whose cpu kernel
-   * writes into its input.
-   */
-  private placeCodes(q: number, codes: number[], values: tf.Tensor2D, sums: tf.Tensor2D, sizes: tf.Tensor1D): void {
-    tf.tidy(() => {
-      const K = this.config.codebookSize;
-      const placement = tf.transpose(tf.oneHot(tf.tensor1d(codes, 'int32'), K).toFloat()) as tf.Tensor2D; // [K, codes]
-      const isPlaced = tf.greater(tf.sum(placement, 1), 0);
-      const mask = tf.expandDims(isPlaced, 1);
-      this.codebooks[q].assign(tf.where(mask, tf.matMul(placement, values), this.codebooks[q]));
-      this.embedSum[q].assign(tf.where(mask, tf.matMul(placement, sums), this.embedSum[q]));
-      this.clusterSize[q].assign(tf.where(isPlaced, tf.squeeze(tf.matMul(placement, tf.expandDims(sizes, 1)), [1]), this.clusterSize[q]));
-    });
+  private trainingStage(residual: tf.Tensor2D, q: number): TrainingStage {
+    const projection = this.projections[q] as Projection | undefined;
+    const input = this.toLookupSpace(q, residual);
+    const held = stopGradient(input);
+    const { chosen, codes } = this.codebooks[q].lookup(held);
+    const chosenHeld = stopGradient(chosen);
+    return {
+      codes,
+      input: held,
+      codebookLoss: this.config.ema ? undefined : (tf.mean(tf.square(tf.sub(held, chosen))) as tf.Scalar),
+      commitmentLoss: tf.mean(tf.square(tf.sub(input, chosenHeld))) as tf.Scalar,
+      // Factorized: straight-through inside the lookup space; the projections learn from the decoder's gradient.
+      // Otherwise the next codebook sees what this one left; its error does not flow back into this one's choice.
+      output: projection ? projection.up(tf.add(input, stopGradient(tf.sub(chosen, input)))) : chosenHeld,
+    };
   }
 
-  /** EMA statistics of codebook q (for tests and diagnostics). */
-  emaState(q: number): { clusterSize: Float32Array; embedSum: Float32Array } {
-    return { clusterSize: this.clusterSize[q].dataSync() as Float32Array, embedSum: this.embedSum[q].dataSync() as Float32Array };
+  private toLookupSpace(q: number, x: tf.Tensor2D): tf.Tensor2D {
+    return this.projections.length > 0 ? this.projections[q].down(x) : x;
+  }
+
+  /** Codebook q's entries for `codes`, in the latent space (projected up when factorized). */
+  private toLatent(q: number, codes: tf.Tensor1D): tf.Tensor2D {
+    const e = this.codebooks[q].entriesOf(codes);
+    return this.projections.length > 0 ? this.projections[q].up(e) : e;
   }
 }
 
-function unitRows(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.div(x, tf.add(tf.norm(x, 'euclidean', 1, true), 1e-12));
-}
-
-/** One Lloyd step: each centroid moves to the mean of its assigned points; empty clusters stay. */
-function lloydStep(points: tf.Tensor2D, centroids: tf.Tensor2D, nearest: Nearest): tf.Tensor2D {
-  return tf.tidy(() => {
-    const K = centroids.shape[0];
-    const onehot = tf.oneHot(nearest(points, centroids), K).toFloat();
-    const counts = tf.sum(onehot, 0);
-    const sums = tf.matMul(tf.transpose(onehot), points);
-    const means = tf.div(sums, tf.expandDims(tf.maximum(counts, 1), 1));
-    return tf.where(tf.expandDims(tf.greater(counts, 0), 1), means, centroids) as tf.Tensor2D;
-  });
+/** Column q of codes [N, Q] as [N]. */
+function column(codes: tf.Tensor2D, q: number): tf.Tensor1D {
+  return tf.reshape(tf.slice(codes, [0, q], [-1, 1]), [-1]) as tf.Tensor1D;
 }
