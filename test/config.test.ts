@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { VqcodecError } from '../src/errors.js';
+import { DEFAULT_MODEL } from '../src/paths.js';
 import {
   bitrate,
   DEFAULT_CONFIG,
@@ -8,8 +11,11 @@ import {
   hopLength,
   makeConfig,
   PRESETS,
+  quantizerSettings,
+  splitStoredConfig,
   validateConfig,
   type CodecConfig,
+  type QuantizerSettings,
   type DeepPartial,
 } from '../src/model/config.js';
 
@@ -55,12 +61,9 @@ const IMPOSSIBLE: [string, DeepPartial<CodecConfig>][] = [
   ['strides [1]', { strides: [1] }],
   ['channels 0', { channels: 0 }],
   ['codebookSize 1', { quantizer: { codebookSize: 1 } }],
-  ['lookupDim above dim', { quantizer: { dim: 8, lookupDim: 9, ema: false } }],
-  ['lookupDim 0', { quantizer: { lookupDim: 0, ema: false } }],
-  ["restart 'random'", { quantizer: { restart: 'random' as never } }],
-  ['lookupDim with EMA codebooks', { quantizer: { lookupDim: 8, ema: true } }],
+  ['lookupDim above dim', { quantizer: { dim: 8, lookupDim: 9 } }],
+  ['lookupDim 0', { quantizer: { lookupDim: 0 } }],
   ['codebookSize 70000', { quantizer: { codebookSize: 70000 } }],
-  ['emaDecay 1', { quantizer: { emaDecay: 1 } }],
   ['kernelSize 4', { kernelSize: 4 }],
   ['numCodebooks 0', { quantizer: { numCodebooks: 0 } }],
   ["padding 'x'", { padding: 'x' as never }],
@@ -75,14 +78,44 @@ const IMPOSSIBLE: [string, DeepPartial<CodecConfig>][] = [
   ['kernelSize 0', { kernelSize: 0 }],
   ['dim 0', { quantizer: { dim: 0 } }],
   ['numCodebooks 256', { quantizer: { numCodebooks: 256 } }],
-  ['emaDecay 0', { quantizer: { emaDecay: 0 } }],
-  ['emaDecay NaN', { quantizer: { emaDecay: NaN } }],
-  ['emaEpsilon 0', { quantizer: { emaEpsilon: 0 } }],
-  ['commitmentWeight -0.1', { quantizer: { commitmentWeight: -0.1 } }],
-  ['kmeansIterations 2.5', { quantizer: { kmeansIterations: 2.5 } }],
-  ['deadCodeThreshold -1', { quantizer: { deadCodeThreshold: -1 } }],
-  ['quantizerDropout 1.5', { quantizer: { quantizerDropout: 1.5 } }],
+  ['a training setting in the model config', { quantizer: { emaDecay: 0.9 } as never }],
 ];
+
+const IMPOSSIBLE_TRAINING: [string, Partial<QuantizerSettings>][] = [
+  ["restart 'random'", { restart: 'random' as never }],
+  ['lookupDim with EMA codebooks', { lookupDim: 8, ema: true }],
+  ['emaDecay 1', { emaDecay: 1 }],
+  ['emaDecay 0', { emaDecay: 0 }],
+  ['emaDecay NaN', { emaDecay: NaN }],
+  ['emaEpsilon 0', { emaEpsilon: 0 }],
+  ['commitmentWeight -0.1', { commitmentWeight: -0.1 }],
+  ['kmeansIterations 2.5', { kmeansIterations: 2.5 }],
+  ['deadCodeThreshold -1', { deadCodeThreshold: -1 }],
+  ['quantizerDropout 1.5', { quantizerDropout: 1.5 }],
+  ["ema 'yes'", { ema: 'yes' as never }],
+];
+
+test('each impossible training setting throws a one-line VqcodecError naming it', () => {
+  for (const [what, overrides] of IMPOSSIBLE_TRAINING) {
+    const field = what.split(' ')[0];
+    assert.throws(
+      () => quantizerSettings(overrides),
+      (e: unknown) => e instanceof VqcodecError && /invalid quantizer training setting/.test(e.message) && e.message.includes(field) && !e.message.includes('\n'),
+      what,
+    );
+  }
+});
+
+test('a config stored with training settings in its quantizer (before the split) splits into model and training', async () => {
+  const stored = JSON.parse(await fs.readFile(path.join(DEFAULT_MODEL, 'config.json'), 'utf8'));
+  const { config, training } = splitStoredConfig(stored);
+  assert.deepEqual(Object.keys(config.quantizer).sort(), ['codebookSize', 'dim', 'numCodebooks']);
+  assert.equal(training.restart, 'split');
+  assert.equal(training.deadCodeThreshold, 0.1);
+  assert.equal(training.ema, true);
+  assert.throws(() => validateConfig(stored), /quantizer\.\w+ is a training setting/);
+  assert.deepEqual(splitStoredConfig(makeConfig()).training, {}, 'a config of today carries none');
+});
 
 test('each impossible value throws a one-line VqcodecError saying "invalid config"', () => {
   for (const [what, overrides] of IMPOSSIBLE) {
@@ -104,7 +137,6 @@ test('validateConfig names the offending field', () => {
     [{ strides: [1] }, /strides/],
     [{ channels: 0 }, /channels/],
     [{ quantizer: { codebookSize: 70000 } }, /codebookSize/],
-    [{ quantizer: { emaDecay: 1 } }, /emaDecay/],
     [{ kernelSize: 4 }, /kernelSize/],
     [{ quantizer: { numCodebooks: 0 } }, /numCodebooks/],
     [{ padding: 'x' as never }, /padding/],
@@ -141,9 +173,9 @@ test('boundary values that are allowed', () => {
     { quantizer: { codebookSize: 65536 } },
     { quantizer: { numCodebooks: 1 } },
     { quantizer: { numCodebooks: 255 } },
-    { quantizer: { deadCodeThreshold: 0, kmeansIterations: 0, commitmentWeight: 0, quantizerDropout: 1 } },
   ] as DeepPartial<CodecConfig>[]) {
     assert.doesNotThrow(() => makeConfig(overrides), JSON.stringify(overrides));
   }
+  assert.doesNotThrow(() => quantizerSettings({ deadCodeThreshold: 0, kmeansIterations: 0, commitmentWeight: 0, quantizerDropout: 1 }));
   assert.equal(bitrate(makeConfig({ quantizer: { codebookSize: 65536, numCodebooks: 1 } })), 16 * 50);
 });

@@ -10,7 +10,9 @@ import { Random } from '../src/train/random.js';
 import { SpectrogramDiscriminator } from '../src/train/discriminator.js';
 import { trainStep } from '../src/train/step.js';
 
-const CONFIG = makeConfig({ channels: 4, maxChannels: 16, strides: [2, 4], dilations: [1, 3], kernelSize: 3, quantizer: { codebookSize: 16, dim: 8, numCodebooks: 2, deadCodeThreshold: 0 } });
+const CONFIG = makeConfig({ channels: 4, maxChannels: 16, strides: [2, 4], dilations: [1, 3], kernelSize: 3, quantizer: { codebookSize: 16, dim: 8, numCodebooks: 2 } });
+/** Without dead-code restarts, so both sides' codebooks change only by the (merged) EMA update. */
+const TRAINING = { deadCodeThreshold: 0 };
 const ADAM = { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, clipNorm: 1 };
 const WEIGHTS = { waveform: 1, stft: 1, vq: 1 };
 const WINDOWS = [64, 128];
@@ -27,8 +29,8 @@ function speechLikeBatch(): Float32Array {
 test('two data-parallel replicas give the same losses and (to Adam’s step size) the same weights as one process', async () => {
   await initBackend('wasm');
   const batch = speechLikeBatch();
-  const single = new VqVae(CONFIG, 3);
-  const parallelModel = new VqVae(CONFIG, 3);
+  const single = new VqVae(CONFIG, 3, TRAINING);
+  const parallelModel = new VqVae(CONFIG, 3, TRAINING);
   const adamSingle = new Adam(ADAM);
   const adamParallel = new Adam(ADAM);
   const randomSingle = new Random(1);
@@ -76,8 +78,8 @@ test('GAN training: two replicas give the same losses and discriminator weights 
   const gan = { ...WEIGHTS, adversarial: 1, featureMatching: 2 };
   const windows = [128, 256];
   const makeAdversary = () => ({ discriminator: new SpectrogramDiscriminator(5, { windows, channels: 8 }), optimizer: new Adam({ ...ADAM, beta1: 0.5, beta2: 0.9 }) });
-  const single = new VqVae(CONFIG, 3);
-  const parallelModel = new VqVae(CONFIG, 3);
+  const single = new VqVae(CONFIG, 3, TRAINING);
+  const parallelModel = new VqVae(CONFIG, 3, TRAINING);
   const [advSingle, advParallel] = [makeAdversary(), makeAdversary()];
   const [adamSingle, adamParallel] = [new Adam(ADAM), new Adam(ADAM)];
   const [randomSingle, randomParallel] = [new Random(1), new Random(1)];

@@ -7,7 +7,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
-import { makeConfig, type QuantizerConfig } from '../src/model/config.js';
+import { quantizerSettings, type QuantizerSettings } from '../src/model/config.js';
 import { ParamStore } from '../src/model/params.js';
 import { nearestByAngle, nearestCodes } from '../src/model/nearest.js';
 import { ResidualVectorQuantizer } from '../src/model/quantizer.js';
@@ -17,8 +17,8 @@ before(async () => {
   await initBackend('cpu');
 });
 
-function makeQuantizer(overrides: Partial<QuantizerConfig>, seed = 1) {
-  const config = makeConfig({ quantizer: overrides }).quantizer;
+function makeQuantizer(overrides: Partial<QuantizerSettings>, seed = 1) {
+  const config = quantizerSettings(overrides);
   const params = new ParamStore(seed);
   return { q: new ResidualVectorQuantizer(params, config), params, config };
 }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
-import { makeConfig, type QuantizerConfig } from '../src/model/config.js';
+import { quantizerSettings, type QuantizerSettings } from '../src/model/config.js';
 import { ParamStore } from '../src/model/params.js';
 import { mergeStatistics, ResidualVectorQuantizer, type BatchStatistics, type QuantizeResult } from '../src/model/quantizer.js';
 import { Random } from '../src/train/random.js';
@@ -53,7 +53,7 @@ function gaussian(n: number, rng: Random): Float32Array {
 }
 
 interface Scenario {
-  quantizer: Partial<QuantizerConfig>;
+  quantizer: Partial<QuantizerSettings>;
   /** Active codebooks at each training step (quantizer dropout). */
   numActive: number[];
 }
@@ -81,7 +81,7 @@ const GOLDEN: Record<string, string> = {
 
 /** Drifting data, so that codes fall out of use; some codes are also pushed below the threshold by hand. */
 function runScenario(scenario: Scenario): string {
-  const config = makeConfig({ quantizer: scenario.quantizer }).quantizer;
+  const config = quantizerSettings(scenario.quantizer);
   const params = new ParamStore(3);
   const q = new ResidualVectorQuantizer(params, config);
   const digest = new Digest();

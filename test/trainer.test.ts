@@ -272,17 +272,18 @@ test('a resume keeps the run’s saved options, except those passed as changed',
 test('a resume may switch how dead codes restart, and the checkpoint keeps the switch', async () => {
   const run = path.join(root, 'runRestarts');
   (await train(CONFIG, options(run, { steps: 2 }), false)).dispose();
-  const savedConfig = async () => JSON.parse(await fs.readFile(path.join(run, 'train.json'), 'utf8')).config.quantizer;
+  const savedConfig = async () => JSON.parse(await fs.readFile(path.join(run, 'train.json'), 'utf8')).options.quantizer;
   assert.equal((await savedConfig()).restart, undefined);
-  (await train(CONFIG, options(run, { steps: 3 }), true, {}, {}, { restart: 'split', deadCodeThreshold: 0.5 })).dispose();
+  (await train(CONFIG, options(run, { steps: 3 }), true, {}, { quantizer: { restart: 'split', deadCodeThreshold: 0.5 } })).dispose();
   assert.equal((await savedConfig()).restart, 'split');
   assert.equal((await savedConfig()).deadCodeThreshold, 0.5);
   const checkpoint = await readBundle(path.join(run, 'checkpoint.bin'));
-  assert.equal((checkpoint.meta.config as CodecConfig).quantizer.restart, 'split', 'a later resume keeps split restarts');
+  assert.equal((checkpoint.meta.options as TrainOptions).quantizer.restart, 'split', 'a later resume keeps split restarts');
+  assert.deepEqual(Object.keys((checkpoint.meta.config as CodecConfig).quantizer).sort(), ['codebookSize', 'dim', 'numCodebooks'], 'the model config holds no training settings');
   // Without changes, the next resume keeps what the checkpoint says.
   (await train(CONFIG, options(run, { steps: 4 }), true)).dispose();
   assert.equal((await savedConfig()).restart, 'split');
-  await assert.rejects(train(CONFIG, options(run, { steps: 5 }), true, {}, {}, { deadCodeThreshold: -1 }), isVqcodecError(/deadCodeThreshold/));
+  await assert.rejects(train(CONFIG, options(run, { steps: 5 }), true, {}, { quantizer: { deadCodeThreshold: -1 } }), isVqcodecError(/deadCodeThreshold/));
 });
 
 test('validClips 0 trains without validating', async () => {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { loadAudio } from '../src/audio/load.js';
-import { makeConfig } from '../src/model/config.js';
+import { makeConfig, type QuantizerTraining } from '../src/model/config.js';
 import type { NamedArrays } from '../src/model/params.js';
 import { VqVae } from '../src/model/vqvae.js';
 import { Adam } from '../src/train/adam.js';
@@ -93,8 +93,8 @@ test(`${STEPS} Adam steps (lr 3e-3, wasm) clearly lower the total loss`, (t) => 
 });
 
 test('factorized codes (lookupDim 4, codebook loss instead of EMA) train too, without leaking tensors', () => {
-  const config = makeConfig({ ...CONFIG, quantizer: { ...CONFIG.quantizer, lookupDim: 4, ema: false } });
-  const model = new VqVae(config, 1);
+  const config = makeConfig({ ...CONFIG, quantizer: { ...CONFIG.quantizer, lookupDim: 4 } });
+  const model = new VqVae(config, 1, { ema: false });
   const factorized = train(model, 3e-3, STEPS);
   model.dispose();
   const first = mean(factorized.totals.slice(0, 5));
@@ -214,11 +214,12 @@ test('wasm and cpu give the same losses and gradients (same weights)', async (t)
   }
 });
 
-const EMA_OFF = makeConfig({ ...CONFIG, quantizer: { ...CONFIG.quantizer, ema: false } });
+const EMA_OFF = { ema: false };
 
 /** One trainStep of a fresh model with `config` using `numActive` codebooks; the error it threw, if any. */
-function stepWith(config: typeof CONFIG, numActive: number): { error: unknown; books: Float32Array[][] } {
-  const model = new VqVae(config, 9);
+function stepWith(training: Partial<QuantizerTraining>, numActive: number): { error: unknown; books: Float32Array[][] } {
+  const config = CONFIG;
+  const model = new VqVae(config, 9, training);
   const batch = batchTensor();
   const adam = new Adam(adamOptions(1e-2));
   const random = new Random(3);
@@ -239,7 +240,7 @@ function stepWith(config: typeof CONFIG, numActive: number): { error: unknown; b
 }
 
 test('ema: false, all codebooks active: Adam updates the codebooks', () => {
-  const { error, books } = stepWith(EMA_OFF, EMA_OFF.quantizer.numCodebooks);
+  const { error, books } = stepWith(EMA_OFF, CONFIG.quantizer.numCodebooks);
   assert.equal(error, undefined, `trainStep threw: ${String(error).slice(0, 200)}`);
   books[0].forEach((b, q) => assert.ok(b.some((v, i) => v !== books[1][q][i]), `codebook ${q} moved`));
 });
@@ -252,7 +253,7 @@ test('ema: false with quantizer dropout (fewer active codebooks than built) trai
 });
 
 test('ema: true with quantizer dropout: one step with 1 of 2 codebooks', () => {
-  const { error, books } = stepWith(CONFIG, 1);
+  const { error, books } = stepWith({}, 1);
   assert.equal(error, undefined, `trainStep threw: ${String(error).slice(0, 200)}`);
   // Only the active codebook is EMA-updated.
   assert.ok(books[0][0].some((v, i) => v !== books[1][0][i]), 'the active codebook moved');

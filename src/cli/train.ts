@@ -2,9 +2,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { makeConfig, PRESETS, type CodecConfig } from '../model/config.js';
+import { makeConfig, PRESETS, splitQuantizerFields, type CodecConfig, type DeepPartial, type QuantizerTraining } from '../model/config.js';
 import { plotTrainingLog } from '../eval/plot.js';
-import { DEFAULT_TRAIN_OPTIONS, readLog, train, type CodeRestartChanges, type TrainOptions } from '../train/trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, readLog, train, type TrainChanges, type TrainOptions } from '../train/trainer.js';
 import { intListOption, intOption, numberOption, startBackend, type GlobalOptions } from './common.js';
 import { fixed, note, progressBar } from './ui.js';
 import { LOSS_PARTS, PART_LABELS } from '../train/lossTerms.js';
@@ -36,21 +36,26 @@ export interface TrainCommandOptions extends GlobalOptions {
   plot?: boolean;
 }
 
-async function readConfig(options: TrainCommandOptions): Promise<CodecConfig> {
+/** The model config, and training settings a config file may carry in its quantizer (as older model directories do). */
+async function readConfig(options: TrainCommandOptions): Promise<{ config: CodecConfig; training: Partial<QuantizerTraining> }> {
   if (options.config !== undefined) {
     const text = await fs.readFile(options.config, 'utf8').catch(() => {
       throw new VqcodecError(`no such file: ${options.config}`);
     });
+    let parsed: unknown;
     try {
-      return makeConfig(JSON.parse(text));
-    } catch (err) {
-      if (err instanceof SyntaxError) throw new VqcodecError(`${options.config} is not valid JSON`);
-      throw err;
+      parsed = JSON.parse(text);
+    } catch {
+      throw new VqcodecError(`${options.config} is not valid JSON`);
     }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new VqcodecError(`${options.config} must hold a JSON object`);
+    const stored = parsed as DeepPartial<CodecConfig>;
+    const { shape, training } = splitQuantizerFields(stored.quantizer ?? {});
+    return { config: makeConfig({ ...stored, quantizer: shape }), training };
   }
   const preset = options.preset ?? 'default';
   if (!(preset in PRESETS)) throw new VqcodecError(`unknown preset '${preset}' (choose one of ${Object.keys(PRESETS).join(', ')})`);
-  return makeConfig(PRESETS[preset]);
+  return { config: makeConfig(PRESETS[preset]), training: {} };
 }
 
 function givenLossWeights(options: TrainCommandOptions): Partial<TrainOptions['lossWeights']> {
@@ -66,8 +71,9 @@ function givenLossWeights(options: TrainCommandOptions): Partial<TrainOptions['l
   return weights;
 }
 
-function givenCodeRestarts(options: TrainCommandOptions): CodeRestartChanges {
-  const changes: CodeRestartChanges = {};
+/** Quantizer settings given as flags (they may change on --resume). */
+function givenQuantizerSettings(options: TrainCommandOptions): Partial<QuantizerTraining> {
+  const changes: Partial<QuantizerTraining> = {};
   if (options.restart !== undefined) {
     if (options.restart !== 'sample' && options.restart !== 'split') throw new VqcodecError(`--restart must be sample or split (got '${options.restart}')`);
     changes.restart = options.restart;
@@ -79,8 +85,9 @@ function givenCodeRestarts(options: TrainCommandOptions): CodeRestartChanges {
 
 /** vqcodec train --data DIR --out RUN */
 export async function trainCommand(options: TrainCommandOptions): Promise<void> {
-  const config = await readConfig(options);
+  const { config, training } = await readConfig(options);
   const d = DEFAULT_TRAIN_OPTIONS;
+  const quantizerFlags = givenQuantizerSettings(options);
   const trainOptions: TrainOptions = {
     ...d,
     data: options.data,
@@ -97,19 +104,20 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     seed: intOption('--seed', options.seed) ?? d.seed,
     workers: intOption('--workers', options.workers) ?? d.workers,
     lossWeights: { ...d.lossWeights, ...givenLossWeights(options) },
+    quantizer: { ...d.quantizer, ...training, ...quantizerFlags },
     ...(options.init !== undefined ? { initFrom: options.init } : {}),
   };
   if (options.init !== undefined && (options.config !== undefined || options.preset !== undefined)) throw new VqcodecError('--init takes the model\'s own config: leave out --config and --preset');
   // On --resume, only what was given explicitly replaces the run's saved options.
-  const changed: Partial<TrainOptions> = {};
+  const changed: TrainChanges = {};
   const given: [keyof TrainCommandOptions, keyof TrainOptions][] = [
     ['batch', 'batchSize'], ['crop', 'cropSeconds'], ['lr', 'learningRate'], ['lrDecayFrom', 'lrDecayFrom'], ['stft', 'stftWindows'], ['logEvery', 'logEvery'],
     ['validateEvery', 'validateEvery'], ['checkpointEvery', 'checkpointEvery'],
   ];
   for (const [flag, key] of given) if (options[flag] !== undefined) Object.assign(changed, { [key]: trainOptions[key] });
   // Loss weights merge one by one: --resume --mel-weight 1 keeps the run's waveform weight.
-  if (Object.keys(givenLossWeights(options)).length > 0) changed.lossWeights = givenLossWeights(options) as TrainOptions['lossWeights'];
-  const codeRestarts = givenCodeRestarts(options);
+  if (Object.keys(givenLossWeights(options)).length > 0) changed.lossWeights = givenLossWeights(options);
+  if (Object.keys(quantizerFlags).length > 0) changed.quantizer = quantizerFlags;
   await startBackend(options);
   let bar = progressBar(1, '');
   const codec = await train(config, trainOptions, options.resume ?? false, {
@@ -131,7 +139,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     onValidate(v) {
       if (!options.quiet) note(`\nvalidation at step ${v.step}: SI-SDR ${fixed(v.siSdr)} dB, STOI ${fixed(v.stoi, 3)}, ESTOI ${fixed(v.estoi ?? Number.NaN, 3)}, mel distance ${fixed(v.melDistance, 3)}`);
     },
-  }, changed, codeRestarts);
+  }, changed);
   bar.stop();
   const modelDir = path.join(options.out, 'model');
   note(`model written to ${modelDir} (${codec.fingerprint})`);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
-import { validateConfig, type CodecConfig } from '../model/config.js';
+import { splitStoredConfig } from '../model/config.js';
 import type { NamedArrays } from '../model/params.js';
 import { VqVae, withoutTrainingState } from '../model/vqvae.js';
 import { writeFileAtomic } from './atomic.js';
@@ -22,20 +22,23 @@ export interface LoadedModel {
 
 /** Loads `dir/config.json` and `dir/weights.bin`; anything missing or broken is a one-line VqcodecError. */
 export async function loadModel(dir: string): Promise<LoadedModel> {
-  const config = await readConfig(dir);
+  const stored = await readConfig(dir);
+  const { config, training } = splitStoredConfig(stored);
   const weightsPath = path.join(dir, 'weights.bin');
   const bundle = await readBundle(weightsPath);
-  const model = new VqVae(config);
+  const model = new VqVae(config, 1, training);
+  model.identity = stored;
   try {
     model.loadArrays(bundle.arrays, weightsPath);
   } catch (err) {
     model.dispose();
     throw new VqcodecError((err as Error).message);
   }
-  return { model, fingerprint: fingerprintOf(config, withoutTrainingState(bundle.arrays)) };
+  return { model, fingerprint: fingerprintOf(stored, withoutTrainingState(bundle.arrays)) };
 }
 
-async function readConfig(dir: string): Promise<CodecConfig> {
+/** config.json as written (checked by splitStoredConfig). */
+async function readConfig(dir: string): Promise<object> {
   const configPath = path.join(dir, 'config.json');
   let text: string;
   try {
@@ -43,14 +46,11 @@ async function readConfig(dir: string): Promise<CodecConfig> {
   } catch {
     throw new VqcodecError(`no model at ${dir} (expected config.json and weights.bin)`);
   }
-  let config: CodecConfig;
   try {
-    config = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
     throw new VqcodecError(`${configPath} is not valid JSON`);
   }
-  validateConfig(config);
-  return config;
 }
 
 /**
@@ -65,7 +65,7 @@ export async function saveModel(dir: string, model: VqVae, fingerprint: string, 
     if (inexact !== undefined) throw new VqcodecError(`cannot save as float16: parameter ${inexact[0]} is not float16-exact (round the weights first)`);
   }
   await fs.mkdir(dir, { recursive: true });
-  await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');
+  await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(model.identity, null, 2) + '\n');
   await writeBundle(path.join(dir, 'weights.bin'), { meta: { format: 'vqcodec-weights', version: 1, fingerprint }, arrays }, precision);
 }
 
@@ -81,11 +81,11 @@ export function roundWeightsToHalf(model: VqVae): void {
 
 /** The fingerprint of a model in memory, as saving and loading it would give. */
 export function modelFingerprint(model: VqVae): string {
-  return fingerprintOf(model.config, model.inferenceArrays());
+  return fingerprintOf(model.identity, model.inferenceArrays());
 }
 
 /** 16 hex digits of SHA-256 over the config and every parameter, in a fixed order. */
-export function fingerprintOf(config: CodecConfig, arrays: NamedArrays): string {
+export function fingerprintOf(config: object, arrays: NamedArrays): string {
   const hash = createHash('sha256');
   hash.update(canonicalJson(config));
   for (const name of Object.keys(arrays).sort()) {

@@ -15,7 +15,7 @@
  * (near-ties among the busiest codes) and so the training runs that checkpoints continue.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { QuantizerConfig } from './config.js';
+import type { QuantizerSettings } from './config.js';
 import { kmeans } from './kmeans.js';
 import { lookupNearest, type Nearest } from './nearest.js';
 import type { ParamStore } from './params.js';
@@ -38,7 +38,7 @@ export class Codebook implements CodebookState {
   readonly usage: Float32Array;
 
   /** Registers `quantizer.codebook{index}`, `quantizer.clusterSize{index}`, `quantizer.embedSum{index}`, in that order. */
-  constructor(params: ParamStore, index: number, private readonly config: QuantizerConfig, private readonly nearest: Nearest) {
+  constructor(params: ParamStore, index: number, private readonly config: QuantizerSettings, private readonly nearest: Nearest) {
     const { codebookSize: K, dim, lookupDim } = config;
     const D = lookupDim ?? dim;
     this.entries = params.uniform(`quantizer.codebook${index}`, [K, D], D, 1, !config.ema);

@@ -5,6 +5,7 @@
 import { VqcodecError } from '../errors.js';
 import type { Padding } from './conv.js';
 
+/** What builds and identifies a quantizer: its shape. How it learns is QuantizerTraining. */
 export interface QuantizerConfig {
   /** Entries per codebook (K). */
   codebookSize: number;
@@ -12,11 +13,18 @@ export interface QuantizerConfig {
   dim: number;
   /**
    * Factorized codes (DAC): when set, each codebook holds lookupDim-dim entries and looks up a
-   * learned projection of the residual by cosine similarity; needs ema: false.
+   * learned projection of the residual by cosine similarity; trains with ema: false.
    */
   lookupDim?: number;
   /** Residual VQ depth: each codebook quantizes what the previous ones left. */
   numCodebooks: number;
+}
+
+/**
+ * How the quantizer learns. These settings are training options (TrainOptions.quantizer), not
+ * part of the model: they change no weight's shape, and a run may change them when it resumes.
+ */
+export interface QuantizerTraining {
   /** Commitment weight β in β·||z_e − sg[e]||². */
   commitmentWeight: number;
   /** Update codebooks by exponential moving averages of assigned vectors instead of the codebook loss. */
@@ -38,6 +46,22 @@ export interface QuantizerConfig {
   /** Probability that a training batch uses a random number (1..N) of codebooks, so one model serves every bitrate. */
   quantizerDropout: number;
 }
+
+/** Everything the quantizer reads: its shape and how it learns. */
+export type QuantizerSettings = QuantizerConfig & QuantizerTraining;
+
+export const DEFAULT_QUANTIZER_TRAINING: QuantizerTraining = {
+  commitmentWeight: 0.25,
+  ema: true,
+  emaDecay: 0.99,
+  emaEpsilon: 1e-5,
+  kmeansInit: true,
+  kmeansIterations: 10,
+  deadCodeThreshold: 0.02,
+  quantizerDropout: 0.5,
+};
+
+const TRAINING_FIELDS: readonly string[] = [...Object.keys(DEFAULT_QUANTIZER_TRAINING), 'restart'];
 
 /** Spectral ends (Vocos-style): an STFT feeds the encoder and the decoder predicts an STFT to invert. */
 export interface SpectralConfig {
@@ -86,14 +110,6 @@ export const DEFAULT_CONFIG: CodecConfig = {
     codebookSize: 1024,
     dim: 64,
     numCodebooks: 8,
-    commitmentWeight: 0.25,
-    ema: true,
-    emaDecay: 0.99,
-    emaEpsilon: 1e-5,
-    kmeansInit: true,
-    kmeansIterations: 10,
-    deadCodeThreshold: 0.02,
-    quantizerDropout: 0.5,
   },
 };
 
@@ -164,11 +180,21 @@ export function validateConfig(c: CodecConfig): void {
   if (q === undefined || typeof q !== 'object') fail('quantizer settings are missing');
   if (!isPositiveInt(q.codebookSize) || q.codebookSize < 2 || q.codebookSize > 65536) fail(`codebookSize must be an integer in 2..65536 (got ${q.codebookSize})`);
   if (!isPositiveInt(q.dim)) fail(`quantizer dim must be a positive integer (got ${q.dim})`);
-  if (q.lookupDim !== undefined) {
-    if (!isPositiveInt(q.lookupDim) || q.lookupDim > q.dim) fail(`lookupDim must be an integer from 1 to dim (got ${q.lookupDim})`);
-    if (q.ema) fail('factorized codes (lookupDim) learn by the codebook loss: set ema to false');
-  }
+  if (q.lookupDim !== undefined && (!isPositiveInt(q.lookupDim) || q.lookupDim > q.dim)) fail(`lookupDim must be an integer from 1 to dim (got ${q.lookupDim})`);
   if (!isPositiveInt(q.numCodebooks) || q.numCodebooks > 255) fail(`numCodebooks must be an integer in 1..255 (got ${q.numCodebooks})`);
+  const training = TRAINING_FIELDS.find((f) => f in q);
+  if (training !== undefined) fail(`quantizer.${training} is a training setting, not part of the model (give it to training, or read the file with splitStoredConfig)`);
+}
+
+/** Throws a one-line VqcodecError naming the first impossible training setting (some go with the quantizer's shape). */
+export function validateQuantizerTraining(q: QuantizerTraining, shape?: QuantizerConfig): void {
+  const fail = (what: string): never => {
+    throw new VqcodecError(`invalid quantizer training setting: ${what}`);
+  };
+  if (q === null || typeof q !== 'object') fail('it must be an object');
+  if (typeof q.ema !== 'boolean') fail(`ema must be true or false (got ${String(q.ema)})`);
+  if (typeof q.kmeansInit !== 'boolean') fail(`kmeansInit must be true or false (got ${String(q.kmeansInit)})`);
+  if (shape?.lookupDim !== undefined && q.ema) fail('factorized codes (lookupDim) learn by the codebook loss: set ema to false');
   if (!(q.commitmentWeight >= 0)) fail(`commitmentWeight must be ≥ 0 (got ${q.commitmentWeight})`);
   if (!(q.emaDecay > 0 && q.emaDecay < 1)) fail(`emaDecay must be in (0, 1) (got ${q.emaDecay})`);
   if (!(q.emaEpsilon > 0)) fail(`emaEpsilon must be > 0 (got ${q.emaEpsilon})`);
@@ -176,6 +202,38 @@ export function validateConfig(c: CodecConfig): void {
   if (q.restart !== undefined && q.restart !== 'sample' && q.restart !== 'split') fail(`restart must be 'sample' or 'split' (got ${String(q.restart)})`);
   if (!(q.deadCodeThreshold >= 0)) fail(`deadCodeThreshold must be ≥ 0 (got ${q.deadCodeThreshold})`);
   if (!(q.quantizerDropout >= 0 && q.quantizerDropout <= 1)) fail(`quantizerDropout must be in [0, 1] (got ${q.quantizerDropout})`);
+}
+
+/**
+ * A config as stored in a model directory or checkpoint → the model's config and the training
+ * settings it carried. Versions before the split kept the training settings inside `quantizer`;
+ * such files still load (and keep their fingerprint, which hashes the file's config as written).
+ */
+export function splitStoredConfig(stored: unknown): { config: CodecConfig; training: Partial<QuantizerTraining> } {
+  if (stored === null || typeof stored !== 'object' || Array.isArray(stored)) throw new VqcodecError('invalid config: it must be a JSON object');
+  const raw = stored as Record<string, unknown>;
+  const q = raw.quantizer;
+  if (q === null || typeof q !== 'object' || Array.isArray(q)) throw new VqcodecError('invalid config: quantizer settings are missing');
+  const { shape, training } = splitQuantizerFields(q);
+  const config = { ...raw, quantizer: shape } as unknown as CodecConfig;
+  validateConfig(config);
+  return { config, training };
+}
+
+/** A quantizer's settings (shape and training) from the defaults with `overrides`, checked (tests, tools). */
+export function quantizerSettings(overrides: Partial<QuantizerSettings> = {}): QuantizerSettings {
+  const { shape, training } = splitQuantizerFields(overrides);
+  const settings = { ...makeConfig({ quantizer: shape }).quantizer, ...DEFAULT_QUANTIZER_TRAINING, ...training };
+  validateQuantizerTraining(settings, settings);
+  return settings;
+}
+
+/** A quantizer object's fields → those of its shape and those of its training (unchecked). */
+export function splitQuantizerFields(q: object): { shape: Partial<QuantizerConfig>; training: Partial<QuantizerTraining> } {
+  const shape: Record<string, unknown> = {};
+  const training: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(q)) (TRAINING_FIELDS.includes(key) ? training : shape)[key] = value;
+  return { shape, training };
 }
 
 /** Named model sizes. 'tiny' trains in minutes on a CPU and serves tests and demos. */

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Codebook, type CodebookStatistics } from './codebook.js';
-import type { QuantizerConfig } from './config.js';
+import type { QuantizerSettings } from './config.js';
 import { nearestByAngle, nearestCodes, unitRows } from './nearest.js';
 import type { ParamStore } from './params.js';
 
@@ -99,7 +99,7 @@ export class ResidualVectorQuantizer {
   private readonly initialised: tf.Variable;
 
   /** Registers each codebook's projection (if factorized) and then its parameters, codebook by codebook. */
-  constructor(params: ParamStore, readonly config: QuantizerConfig) {
+  constructor(params: ParamStore, readonly config: QuantizerSettings) {
     const { dim, lookupDim, numCodebooks } = config;
     const nearest = lookupDim === undefined ? nearestCodes : nearestByAngle;
     for (let q = 0; q < numCodebooks; q++) {

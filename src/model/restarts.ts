@@ -6,7 +6,7 @@
  * next EMA update recomputes its old mean and undoes the revival.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { QuantizerConfig } from './config.js';
+import type { QuantizerSettings } from './config.js';
 
 /** What a policy reads of a codebook. */
 export interface CodebookState {
@@ -103,7 +103,7 @@ function membersByCode(codes: ArrayLike<number>): Map<number, number[]> {
   return members;
 }
 
-export const RESTART_POLICIES: Record<NonNullable<QuantizerConfig['restart']>, RestartPolicy> = {
+export const RESTART_POLICIES: Record<NonNullable<QuantizerSettings['restart']>, RestartPolicy> = {
   sample: restartOnSamples,
   split: splitBusiest,
 };

@@ -3,7 +3,7 @@
  * Tensor-level API (batches of waveforms); the file- and sample-level API is codec.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { hopLength, type CodecConfig } from './config.js';
+import { DEFAULT_QUANTIZER_TRAINING, hopLength, validateQuantizerTraining, type CodecConfig, type QuantizerTraining } from './config.js';
 import { Decoder } from './decoder.js';
 import { Encoder } from './encoder.js';
 import { ParamStore, type NamedArrays } from './params.js';
@@ -29,10 +29,22 @@ export class VqVae {
   /** Frames each side of a frame whose codes its audio depends on. */
   readonly decoderContext: FrameContext;
 
-  constructor(readonly config: CodecConfig, seed = 1) {
+  /** How the quantizer learns (training settings; inference does not depend on them). */
+  readonly training: QuantizerTraining;
+  /**
+   * The config as its model directory stores it, which the fingerprint hashes: `config` for a
+   * model made in memory; for a directory written before training settings left the config, the
+   * file's config with them (so such models keep their fingerprints).
+   */
+  identity: object;
+
+  constructor(readonly config: CodecConfig, seed = 1, training: Partial<QuantizerTraining> = {}) {
+    this.training = { ...DEFAULT_QUANTIZER_TRAINING, ...training };
+    validateQuantizerTraining(this.training, config.quantizer);
+    this.identity = config;
     this.params = new ParamStore(seed);
     this.encoder = new Encoder(this.params, config);
-    this.quantizer = new ResidualVectorQuantizer(this.params, config.quantizer);
+    this.quantizer = new ResidualVectorQuantizer(this.params, { ...config.quantizer, ...this.training });
     this.decoder = new Decoder(this.params, config);
     this.hop = hopLength(config);
     this.encoderContext = framesAround(this.encoder.inputSpan({ from: 0, to: 1 }), this.hop);

@@ -9,12 +9,12 @@ import path from 'node:path';
 import { Codec } from '../codec.js';
 import { VqcodecError } from '../errors.js';
 import { readBundle, writeBundle, type Precision } from '../io/bundle.js';
-import { validateConfig, type CodecConfig } from '../model/config.js';
+import { DEFAULT_QUANTIZER_TRAINING, splitStoredConfig } from '../model/config.js';
 import type { NamedArrays } from '../model/params.js';
 import { VqVae } from '../model/vqvae.js';
 import { Adam } from './adam.js';
 import { SpectrogramDiscriminator } from './discriminator.js';
-import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions, withCodeRestarts, type CodeRestartChanges, type TrainOptions } from './options.js';
+import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions, type TrainChanges, type TrainOptions } from './options.js';
 import { Random } from './random.js';
 import type { Adversary } from './step.js';
 
@@ -77,18 +77,24 @@ export async function saveCheckpoint(file: string, run: Omit<RunState, 'discrimi
 }
 
 /**
- * Restores a run. Its saved options stay but for those in `changed` (loss weights merge one by
- * one, so changing one keeps the others); `codeRestarts` may switch how dead codes restart.
+ * Restores a run. Its saved options stay but for those in `changed`; loss weights and quantizer
+ * training settings merge one by one, so changing one keeps the others. A checkpoint written
+ * before training settings left the model config has them in its config: they are read from there.
  */
-export async function loadCheckpoint(file: string, changed: Partial<TrainOptions> = {}, codeRestarts: CodeRestartChanges = {}): Promise<RunState> {
+export async function loadCheckpoint(file: string, changed: TrainChanges = {}): Promise<RunState> {
   const { meta, arrays } = await readBundle(file);
   if (meta.format !== 'vqcodec-checkpoint') throw new VqcodecError(`${file} is not a vqcodec training checkpoint`);
-  validateConfig(meta.config as CodecConfig);
-  const config = withCodeRestarts(meta.config as CodecConfig, codeRestarts);
-  const saved = meta.options as TrainOptions;
-  const options = { ...DEFAULT_TRAIN_OPTIONS, ...saved, ...changed, lossWeights: { ...DEFAULT_TRAIN_OPTIONS.lossWeights, ...saved.lossWeights, ...changed.lossWeights } };
+  const { config, training: fromConfig } = splitStoredConfig(meta.config);
+  const saved = meta.options as Partial<TrainOptions>;
+  const options: TrainOptions = {
+    ...DEFAULT_TRAIN_OPTIONS,
+    ...(saved as TrainOptions),
+    ...changed,
+    lossWeights: { ...DEFAULT_TRAIN_OPTIONS.lossWeights, ...saved.lossWeights, ...changed.lossWeights },
+    quantizer: { ...DEFAULT_QUANTIZER_TRAINING, ...fromConfig, ...saved.quantizer, ...changed.quantizer },
+  };
   validateTrainOptions(options);
-  const model = new VqVae(config, options.seed);
+  const model = new VqVae(config, options.seed, options.quantizer);
   try {
     model.params.restore(arrays, file);
   } catch (err) {

@@ -1,7 +1,7 @@
 /** What a training run is told: its options, their defaults and checks, the learning-rate schedule. */
 import { availableParallelism } from 'node:os';
 import { VqcodecError } from '../errors.js';
-import { validateConfig, type CodecConfig, type QuantizerConfig } from '../model/config.js';
+import { DEFAULT_QUANTIZER_TRAINING, validateQuantizerTraining, type QuantizerTraining } from '../model/config.js';
 import type { LossWeights } from './lossTerms.js';
 
 export interface TrainOptions {
@@ -21,6 +21,8 @@ export interface TrainOptions {
   /** Global gradient-norm clip (0 = off). */
   clipNorm: number;
   lossWeights: LossWeights;
+  /** How the quantizer learns (EMA, k-means, dead-code restarts, dropout, commitment weight). */
+  quantizer: QuantizerTraining;
   stftWindows: number[];
   logEvery: number;
   validateEvery: number;
@@ -38,6 +40,9 @@ export interface TrainOptions {
   initFrom?: string;
 }
 
+/** Options a user changes (e.g. on --resume): loss weights and quantizer settings one by one. */
+export type TrainChanges = Partial<Omit<TrainOptions, 'lossWeights' | 'quantizer'>> & { lossWeights?: Partial<LossWeights>; quantizer?: Partial<QuantizerTraining> };
+
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'outDir'> = {
   steps: 20000,
   batchSize: 8,
@@ -47,6 +52,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'outDir'> = {
   // A strong waveform term keeps phase: on one clip, weight 20 reached +0.3 dB SI-SDR in 300 steps
   // where weight 1 stayed at −3.4 dB, with the same STFT loss.
   lossWeights: { waveform: 20, stft: 1, vq: 1 },
+  quantizer: DEFAULT_QUANTIZER_TRAINING,
   stftWindows: [512, 1024, 2048],
   logEvery: 10,
   validateEvery: 500,
@@ -73,6 +79,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   }
   const w = o.lossWeights;
   if (![w.waveform, w.stft, w.vq, w.mel ?? 0, w.adversarial ?? 0, w.featureMatching ?? 0].every((v) => Number.isFinite(v) && v >= 0)) fail(`loss weights must be finite and ≥ 0 (got ${JSON.stringify(w)})`);
+  validateQuantizerTraining(o.quantizer);
   for (const key of ['logEvery', 'validateEvery', 'checkpointEvery'] as const) if (!positiveInt(o[key])) fail(`${key} must be a positive integer (got ${o[key]})`);
   if (!o.stftWindows.every((w) => positiveInt(w) && w % 4 === 0)) fail(`STFT windows must be positive multiples of 4 (got ${o.stftWindows})`);
 }
@@ -86,16 +93,3 @@ export function learningRateAt(step: number, o: Pick<TrainOptions, 'learningRate
   const progress = Math.min(1, (step - o.lrDecayFrom) / (o.steps - o.lrDecayFrom));
   return o.learningRate * (LR_FLOOR + ((1 - LR_FLOOR) * (1 + Math.cos(Math.PI * progress))) / 2);
 }
-
-/**
- * Quantizer settings that change how codebooks are maintained during training but not the
- * model's shape or weights, so a run may switch them when it resumes (e.g. to split restarts).
- */
-export type CodeRestartChanges = Partial<Pick<QuantizerConfig, 'restart' | 'deadCodeThreshold'>>;
-
-export function withCodeRestarts(config: CodecConfig, changes: CodeRestartChanges): CodecConfig {
-  const merged = { ...config, quantizer: { ...config.quantizer, ...changes } };
-  validateConfig(merged);
-  return merged;
-}
-

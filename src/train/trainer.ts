@@ -9,19 +9,19 @@ import { backendName } from '../backend.js';
 import { Codec } from '../codec.js';
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { validateConfig, type CodecConfig } from '../model/config.js';
+import { splitStoredConfig, validateConfig, type CodecConfig } from '../model/config.js';
 import { VqVae } from '../model/vqvae.js';
 import { evaluateClip, summarize, UsageCounter } from '../eval/evaluate.js';
 import { CHECKPOINT_FILE, codecOptimizer, loadCheckpoint, makeAdversary, saveCheckpoint, type RunState } from './checkpoint.js';
 import { CropSampler, evenlySpaced, listAudio, loadClips, type Clip } from './data.js';
 import { LOSS_PARTS, usesDiscriminator, type LossPart } from './lossTerms.js';
-import { learningRateAt, validateTrainOptions, withCodeRestarts, type CodeRestartChanges, type TrainOptions } from './options.js';
+import { learningRateAt, validateTrainOptions, type TrainChanges, type TrainOptions } from './options.js';
 import { DataParallel } from './parallel.js';
 import { Random } from './random.js';
 import { RunLog, type StepLog, type ValidLog } from './runLog.js';
 import { trainStep, type StepContext, type StepStats } from './step.js';
 
-export { DEFAULT_TRAIN_OPTIONS, LR_FLOOR, learningRateAt, validateTrainOptions, type CodeRestartChanges, type TrainOptions } from './options.js';
+export { DEFAULT_TRAIN_OPTIONS, LR_FLOOR, learningRateAt, validateTrainOptions, type TrainChanges, type TrainOptions } from './options.js';
 export { readLog, type LogEntry, type StepLog, type ValidLog } from './runLog.js';
 export { exportCheckpoint } from './checkpoint.js';
 
@@ -35,24 +35,17 @@ export interface TrainEvents {
 
 /**
  * Trains (or resumes) a codec; returns the exported codec. A resumed run keeps its saved
- * options and config except the step budget, data, folder and worker count, whatever `changed`
- * names (options a user set explicitly, e.g. a lower learning rate or other loss weights) and
- * whatever `codeRestarts` sets.
+ * options and config except the step budget, data, folder and worker count, and whatever
+ * `changed` names (options a user set explicitly, e.g. a lower learning rate, other loss weights
+ * or another dead-code restart; loss weights and quantizer settings merge one by one).
  */
-export async function train(
-  config: CodecConfig,
-  options: TrainOptions,
-  resume: boolean,
-  events: TrainEvents = {},
-  changed: Partial<TrainOptions> = {},
-  codeRestarts: CodeRestartChanges = {},
-): Promise<Codec> {
-  validateTrainOptions(options);
+export async function train(config: CodecConfig, options: TrainOptions, resume: boolean, events: TrainEvents = {}, changed: TrainChanges = {}): Promise<Codec> {
+  // Checked before anything is written, with what the caller changes.
+  validateTrainOptions({ ...options, quantizer: { ...options.quantizer, ...changed.quantizer } });
   validateConfig(config);
-  config = withCodeRestarts(config, codeRestarts);
   await fs.mkdir(options.outDir, { recursive: true });
   const runLog = new RunLog(options.outDir);
-  const run = await openRun(config, options, resume, runLog, changed, codeRestarts);
+  const run = await openRun(config, options, resume, runLog, changed);
   const { model, adam, random, options: opts } = run;
   await writeFileAtomic(path.join(options.outDir, 'train.json'), JSON.stringify({ config: model.config, options: opts }, null, 2) + '\n');
 
@@ -83,7 +76,7 @@ export async function train(
       if (adversary) adversary.optimizer.options.learningRate = learningRateAt(step, opts);
       // Quantizer dropout (SoundStream): some batches train the first n codebooks only, so every prefix decodes well.
       const numCodebooks = model.quantizer.numCodebooks;
-      const numActive = random.next() < model.config.quantizer.quantizerDropout ? 1 + random.int(numCodebooks) : numCodebooks;
+      const numActive = random.next() < opts.quantizer.quantizerDropout ? 1 + random.int(numCodebooks) : numCodebooks;
       let stats: StepStats;
       if (parallel) {
         stats = await parallel.step(ctx, { samples, rows: opts.batchSize, length: data.cropLength }, numActive);
@@ -125,31 +118,36 @@ export async function train(
 }
 
 /** The run's state: restored from its checkpoint on resume, else fresh (or from the model in options.initFrom). */
-async function openRun(config: CodecConfig, options: TrainOptions, resume: boolean, runLog: RunLog, changed: Partial<TrainOptions>, codeRestarts: CodeRestartChanges): Promise<RunState> {
+async function openRun(config: CodecConfig, options: TrainOptions, resume: boolean, runLog: RunLog, changed: TrainChanges): Promise<RunState> {
   const checkpointPath = path.join(options.outDir, CHECKPOINT_FILE);
   const hasCheckpoint = await fs.stat(checkpointPath).then(() => true, () => false);
   if (resume && hasCheckpoint) {
-    const restored = await loadCheckpoint(checkpointPath, { ...changed, steps: options.steps, data: options.data, outDir: options.outDir, workers: options.workers }, codeRestarts);
+    const restored = await loadCheckpoint(checkpointPath, { ...changed, steps: options.steps, data: options.data, outDir: options.outDir, workers: options.workers });
     await runLog.truncate(restored.step);
     return restored;
   }
   if (resume) throw new VqcodecError(`nothing to resume: no ${CHECKPOINT_FILE} in ${options.outDir}`);
   if (hasCheckpoint) throw new VqcodecError(`${options.outDir} already holds a training run: resume it, or choose another output folder`);
-  const model = options.initFrom !== undefined ? await modelFromDirectory(options.initFrom, codeRestarts, options.seed) : new VqVae(config, options.seed);
+  const opts = { ...options, quantizer: { ...options.quantizer, ...changed.quantizer } };
+  if (options.initFrom !== undefined) return { ...(await runFromDirectory(options.initFrom, opts, changed)), adam: codecOptimizer(opts), random: new Random(opts.seed), step: 0 };
   await runLog.create();
-  return { model, adam: codecOptimizer(options), random: new Random(options.seed), step: 0, options };
-}
+  return { model: new VqVae(config, opts.seed, opts.quantizer), adam: codecOptimizer(opts), random: new Random(opts.seed), step: 0, options: opts };
 
-/** A trainable copy of a saved codec: its weights, its config with `codeRestarts` applied. */
-async function modelFromDirectory(dir: string, codeRestarts: CodeRestartChanges, seed: number): Promise<VqVae> {
-  const saved = (await Codec.load(dir)).model;
-  const model = new VqVae(withCodeRestarts(saved.config, codeRestarts), seed);
-  try {
-    model.loadArrays(saved.inferenceArrays(), dir);
-  } finally {
-    saved.dispose();
+  async function runFromDirectory(dir: string, o: TrainOptions, given: TrainChanges): Promise<{ model: VqVae; options: TrainOptions }> {
+    const saved = (await Codec.load(dir)).model;
+    // A directory from before the split carries the settings it was trained with: they come next after the defaults.
+    const quantizer = { ...o.quantizer, ...splitStoredConfig(saved.identity).training, ...given.quantizer };
+    const withSettings = { ...o, quantizer };
+    validateTrainOptions(withSettings);
+    const model = new VqVae(saved.config, o.seed, quantizer);
+    try {
+      model.loadArrays(saved.inferenceArrays(), dir);
+    } finally {
+      saved.dispose();
+    }
+    await runLog.create();
+    return { model, options: withSettings };
   }
-  return model;
 }
 
 /** The training crops' sampler and the validation clips (cut to validSeconds). */

@@ -2,18 +2,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend.js';
-import type { CodecConfig } from '../model/config.js';
+import type { CodecConfig, QuantizerTraining } from '../model/config.js';
 import { VqVae } from '../model/vqvae.js';
 import { SpectrogramDiscriminator, type DiscriminatorShape } from './discriminator.js';
 import { flattenGradients, replicaParameterNames, unpackWeights, type ShardReply, type ShardRequest } from './parallel.js';
 import { computeGradients } from './step.js';
 
 const port = parentPort!;
-const { config, backend, discriminator: discriminatorShape } = workerData as { config: CodecConfig; backend: string; discriminator?: DiscriminatorShape };
+const { config, training, backend, discriminator: discriminatorShape } = workerData as { config: CodecConfig; training: QuantizerTraining; backend: string; discriminator?: DiscriminatorShape };
 
 try {
   await initBackend(backend);
-  const model = new VqVae(config);
+  // The quantizer's training settings decide which of its variables take gradients (EMA or codebook loss).
+  const model = new VqVae(config, 1, training);
   const names = replicaParameterNames(model);
   // GAN training: a discriminator whose weights arrive with every request.
   const discriminator = discriminatorShape ? new SpectrogramDiscriminator(1, discriminatorShape) : undefined;
