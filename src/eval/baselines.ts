@@ -68,7 +68,7 @@ const FINE_SECONDS = 0.01;
  */
 export function parseBaseline(spec: string): ReferenceCodec {
   const bad = (): never => {
-    throw new VqcodecError(`bad --baseline '${spec}': expected ${BASELINE_FORMS}`);
+    throw new VqcodecError(`bad baseline '${spec}': expected ${BASELINE_FORMS}`);
   };
   const m = /^\s*([a-z0-9]+):([^:\s]+)\s*$/i.exec(spec);
   if (!m) return bad();
