@@ -1,0 +1,79 @@
+/**
+ * The Transformer's pieces as plain functions over tensors (tfjs has no public attention layer):
+ * an embedding lookup whose gradient wasm can compute, layer norm, GELU, causal self-attention.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Rows of `table` [V, d] at `ids` (int32, any shape) → [...ids.shape, d]. The gradient of
+ * tf.gather needs UnsortedSegmentSum, which the wasm backend lacks; here the table's gradient
+ * is onehot(ids)ᵀ · dy, a matmul every backend has.
+ */
+export function embed(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
+  const [vocab, width] = table.shape;
+  const flat = tf.reshape(ids, [-1]) as tf.Tensor1D;
+  // The ids are an input (and saved) so that they outlive the forward pass's tidy scope.
+  const lookup = tf.customGrad(((t: tf.Tensor, i: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([i]);
+    return {
+      value: tf.gather(t as tf.Tensor2D, i as tf.Tensor1D),
+      // An explicit transpose, then matMul: wasm runs matMul with transposeA about 8× slower.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.matMul(tf.transpose(tf.oneHot(saved[0] as tf.Tensor1D, vocab).toFloat()), dy as tf.Tensor2D), tf.zerosLike(saved[0])],
+    };
+  }) as never) as (t: tf.Tensor, i: tf.Tensor) => tf.Tensor;
+  return tf.reshape(lookup(table, flat), [...ids.shape, width]);
+}
+
+/** Layer normalisation over the last axis (Ba et al. 2016), with gain and bias. */
+export function layerNorm(x: tf.Tensor, gain: tf.Tensor1D, bias: tf.Tensor1D, epsilon = 1e-5): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, epsilon))), gain), bias);
+}
+
+/** GELU, tanh form (Hendrycks & Gimpel 2016). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+}
+
+const masks = new Map<number, tf.Tensor2D>();
+
+/** [T, T] additive mask: 0 where a step may look (itself and earlier), −1e9 after (from bandPart). */
+function causalMask(steps: number): tf.Tensor2D {
+  let mask = masks.get(steps);
+  if (mask === undefined) {
+    mask = tf.keep(tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([steps, steps]), -1, 0)), -1e9)) as tf.Tensor2D);
+    masks.set(steps, mask);
+  }
+  return mask;
+}
+
+/**
+ * Causal multi-head self-attention (Vaswani et al. 2017) of x [B, T, d]: one matmul to queries,
+ * keys and values, heads split by reshape, softmax(QKᵀ/√dₕ + mask)·V, heads merged, projected.
+ */
+export function causalSelfAttention(x: tf.Tensor3D, heads: number, wQkv: tf.Tensor2D, wOut: tf.Tensor2D): tf.Tensor3D {
+  const [batch, steps, width] = x.shape;
+  const headWidth = width / heads;
+  const qkv = tf.reshape(tf.matMul(tf.reshape(x, [batch * steps, width]), wQkv), [batch, steps, 3, heads, headWidth]);
+  // [3, B, H, T, dₕ]
+  const split = tf.transpose(qkv, [2, 0, 3, 1, 4]);
+  const [q, k, v] = tf.unstack(split).map((t) => tf.reshape(t, [batch * heads, steps, headWidth]) as tf.Tensor3D);
+  const scores = tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(headWidth)), causalMask(steps));
+  const attended = tf.matMul(tf.softmax(scores), v); // [B·H, T, dₕ]
+  const merged = tf.reshape(tf.transpose(tf.reshape(attended, [batch, heads, steps, headWidth]), [0, 2, 1, 3]), [batch * steps, width]);
+  return tf.reshape(tf.matMul(merged, wOut), [batch, steps, width]) as tf.Tensor3D;
+}
+
+/** Sinusoidal positions (Vaswani et al. 2017) [T, d], from step `start`: no weights, any length. */
+export function positions(start: number, steps: number, width: number): tf.Tensor2D {
+  const values = new Float32Array(steps * width);
+  for (let t = 0; t < steps; t++) {
+    for (let i = 0; i < width / 2; i++) {
+      const angle = (start + t) / 10000 ** ((2 * i) / width);
+      values[t * width + 2 * i] = Math.sin(angle);
+      values[t * width + 2 * i + 1] = Math.cos(angle);
+    }
+  }
+  return tf.tensor2d(values, [steps, width]);
+}

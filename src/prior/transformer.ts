@@ -1,0 +1,117 @@
+/**
+ * The token prior: a decoder-only Transformer over frames of residual codes. Codebooks are
+ * interleaved by MusicGen's delay pattern (codebook q shifted by q steps, src/tokens/delayPattern.ts),
+ * so each step predicts one token per codebook with its own softmax head, and codebook q of a
+ * frame is predicted after codebook q − 1 of the same frame is known. The delay costs Q − 1 steps
+ * per sequence and no second model (a depth Transformer over a frame's codebooks would model them
+ * jointly, at the cost of another network run per frame).
+ *
+ * A step's input is the sum of one embedding per codebook (token K, outside the codes, is the
+ * padding of the delay pattern and the first step), plus sinusoidal positions within the window.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { VqcodecError } from '../errors.js';
+import { ParamStore } from '../model/params.js';
+import { causalSelfAttention, embed, gelu, layerNorm, positions } from './layers.js';
+
+export interface PriorConfig {
+  /** Codebooks modelled: the codec's first `numCodebooks`. */
+  numCodebooks: number;
+  /** The codec's K; token K is the padding / start token. */
+  codebookSize: number;
+  width: number;
+  layers: number;
+  heads: number;
+  /** Steps the model attends over (training windows; generation slides a window this long). */
+  context: number;
+}
+
+export function validatePriorConfig(c: PriorConfig): void {
+  const positiveInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
+  const fail = (what: string): never => {
+    throw new VqcodecError(`invalid prior config: ${what}`);
+  };
+  for (const key of ['numCodebooks', 'codebookSize', 'width', 'layers', 'heads', 'context'] as const) if (!positiveInt(c[key])) fail(`${key} must be a positive integer (got ${c[key]})`);
+  if (c.width % c.heads !== 0 || (c.width / c.heads) % 2 !== 0) fail(`width must be an even multiple of heads (got width ${c.width}, heads ${c.heads})`);
+  if (c.context <= c.numCodebooks) fail(`context must exceed numCodebooks (got ${c.context})`);
+}
+
+export class TokenPrior {
+  readonly params: ParamStore;
+
+  constructor(readonly config: PriorConfig, seed = 1) {
+    validatePriorConfig(config);
+    const { numCodebooks: Q, codebookSize: K, width: d, layers } = config;
+    this.params = new ParamStore(seed);
+    const p = this.params;
+    for (let q = 0; q < Q; q++) p.uniform(`embed${q}`, [K + 1, d], d, 1);
+    for (let l = 0; l < layers; l++) {
+      p.fill(`block${l}.norm1.gain`, [d], 1);
+      p.fill(`block${l}.norm1.bias`, [d], 0);
+      p.uniform(`block${l}.qkv`, [d, 3 * d], d);
+      // Residual branches start small (GPT-2 scales them by 1/√(2·layers)).
+      p.uniform(`block${l}.out`, [d, d], d, 1 / Math.sqrt(2 * layers));
+      p.fill(`block${l}.norm2.gain`, [d], 1);
+      p.fill(`block${l}.norm2.bias`, [d], 0);
+      p.uniform(`block${l}.mlp.in`, [d, 4 * d], d);
+      p.fill(`block${l}.mlp.inBias`, [4 * d], 0);
+      p.uniform(`block${l}.mlp.out`, [4 * d, d], 4 * d, 1 / Math.sqrt(2 * layers));
+      p.fill(`block${l}.mlp.outBias`, [d], 0);
+    }
+    p.fill('final.gain', [d], 1);
+    p.fill('final.bias', [d], 0);
+    p.uniform('heads', [d, Q * K], d);
+  }
+
+  /** The padding / start token. */
+  get pad(): number {
+    return this.config.codebookSize;
+  }
+
+  /**
+   * Logits [B, T, Q, K] for the step after each input step, from delayed tokens [B, T, Q]
+   * (int32, 0..K). Positions count from the window's first step, in training windows cut from
+   * anywhere in a file as in generation's sliding window.
+   */
+  logits(tokens: tf.Tensor3D): tf.Tensor4D {
+    const { numCodebooks: Q, codebookSize: K, width: d, layers, heads } = this.config;
+    const [batch, steps] = tokens.shape;
+    const p = (name: string) => this.params.get(name);
+    return tf.tidy(() => {
+      let x = tf.add(tf.addN(tf.unstack(tokens, 2).map((ids, q) => embed(p(`embed${q}`) as tf.Tensor2D, ids))), positions(0, steps, d)) as tf.Tensor3D;
+      for (let l = 0; l < layers; l++) {
+        const b = `block${l}.`;
+        const attended = causalSelfAttention(layerNorm(x, p(`${b}norm1.gain`) as tf.Tensor1D, p(`${b}norm1.bias`) as tf.Tensor1D) as tf.Tensor3D, heads, p(`${b}qkv`) as tf.Tensor2D, p(`${b}out`) as tf.Tensor2D);
+        x = tf.add(x, attended);
+        const h = tf.reshape(layerNorm(x, p(`${b}norm2.gain`) as tf.Tensor1D, p(`${b}norm2.bias`) as tf.Tensor1D), [batch * steps, d]);
+        const mlp = tf.add(tf.matMul(gelu(tf.add(tf.matMul(h, p(`${b}mlp.in`) as tf.Tensor2D), p(`${b}mlp.inBias`))), p(`${b}mlp.out`) as tf.Tensor2D), p(`${b}mlp.outBias`));
+        x = tf.add(x, tf.reshape(mlp, [batch, steps, d]));
+      }
+      const h = tf.reshape(layerNorm(x, p('final.gain') as tf.Tensor1D, p('final.bias') as tf.Tensor1D), [batch * steps, d]);
+      return tf.reshape(tf.matMul(h, p('heads') as tf.Tensor2D), [batch, steps, Q, K]) as tf.Tensor4D;
+    });
+  }
+
+  /**
+   * Mean cross-entropy in nats per token of predicting `tokens` [B, T + 1, Q] step by step: inputs
+   * are steps 0..T−1, targets steps 1..T; padding targets (token K) are left out.
+   */
+  loss(tokens: tf.Tensor3D): tf.Scalar {
+    const { codebookSize: K } = this.config;
+    const [batch, total, Q] = tokens.shape;
+    return tf.tidy(() => {
+      const inputs = tf.slice(tokens, [0, 0, 0], [batch, total - 1, Q]) as tf.Tensor3D;
+      const targets = tf.reshape(tf.slice(tokens, [0, 1, 0], [batch, total - 1, Q]), [-1]) as tf.Tensor1D;
+      const logits = tf.reshape(this.logits(inputs), [-1, K]);
+      const real = tf.cast(tf.less(targets, K), 'float32');
+      // Padding targets point at class 0 with weight 0, so oneHot stays K wide.
+      const onehot = tf.oneHot(tf.mul(targets, tf.cast(real, 'int32')), K).toFloat();
+      const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), onehot), -1));
+      return tf.div(tf.sum(tf.mul(nll, real)), tf.maximum(tf.sum(real), 1)) as tf.Scalar;
+    });
+  }
+
+  dispose(): void {
+    this.params.dispose();
+  }
+}
