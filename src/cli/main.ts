@@ -12,6 +12,7 @@ import { MAX_PICTURE_FILES } from './pictures.js';
 import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
 import { plotCommand } from './plot.js';
+import { generateCommand, priorTrainCommand } from './prior.js';
 import { tokensCommand } from './tokens.js';
 import { trainCommand } from './train.js';
 
@@ -69,6 +70,35 @@ function program(): Command {
     .option('--format <format>', 'npy (int16, or int32 when K > 32768) or jsonl', 'npy')
     .option('--shard <k/n>', 'export every n-th file from the k-th (0-based), for n independent jobs')
     .action((inputs, o) => tokensCommand(inputs, { ...globals(), ...o }));
+  const prior = p.command('prior').description('the token prior: an autoregressive Transformer over a codec\'s tokens');
+  prior
+    .command('train')
+    .description('train a prior on a token export (vqcodec tokens)')
+    .requiredOption('--tokens <dir>', 'a vqcodec tokens output folder (npy or jsonl)')
+    .requiredOption('-o, --out <dir>', 'run folder: log.jsonl, checkpoint.bin, prior/')
+    .option('--steps <n>', 'total optimisation steps')
+    .option('--batch <n>', 'windows per batch')
+    .option('--lr <rate>', 'Adam learning rate')
+    .option('--lr-decay-from <step>', 'anneal the learning rate (half cosine, to 5%) from this step to the last')
+    .option('-n, --codebooks <n>', 'model the first n codebooks')
+    .option('--width <n>', 'model width')
+    .option('--layers <n>', 'Transformer blocks')
+    .option('--heads <n>', 'attention heads')
+    .option('--context <steps>', 'steps attended over (frames + codebooks − 1 per sequence)')
+    .option('--seed <n>', 'random seed')
+    .option('--resume', 'continue the run in --out from its checkpoint')
+    .action((o) => priorTrainCommand({ ...globals(), ...o }));
+  p.command('generate')
+    .description('sample tokens from a prior (or continue a prompt) and decode them to a WAV')
+    .argument('<output>')
+    .option(...modelOption)
+    .requiredOption('--prior <dir>', 'a prior folder (RUN/prior of vqcodec prior train)')
+    .option('--seconds <s>', 'seconds to generate (after the prompt)', '5')
+    .option('--temperature <t>', 'softmax temperature (0: most likely token)', '1')
+    .option('--top-k <k>', 'sample among the k most likely tokens')
+    .option('--seed <n>', 'random seed (same seed, same output)', '1')
+    .option('--prompt <file>', 'continue this audio file or .vqt (the output starts with its decode)')
+    .action((output, o) => generateCommand(output, { ...globals(), ...o }));
   p.command('train')
     .description('train a codec on a folder of audio files or a .jsonl manifest')
     .requiredOption('-d, --data <path>', 'folder of audio files, or manifest.jsonl (path, split)')

@@ -1,0 +1,116 @@
+import path from 'node:path';
+import { loadAudio } from '../audio/load.js';
+import { writeWav } from '../audio/wav.js';
+import { VqcodecError } from '../errors.js';
+import { generate } from '../prior/generate.js';
+import { checkPriorCodec, loadPrior } from '../prior/store.js';
+import { DEFAULT_PRIOR_OPTIONS, trainPrior, type PriorTrainOptions } from '../prior/trainer.js';
+import { readTokenFile } from '../tokens/tokenFile.js';
+import { intOption, loadCodec, numberOption, startBackend, type GlobalOptions } from './common.js';
+import { fixed, note, progressBar } from './ui.js';
+
+export interface PriorTrainCommandOptions extends GlobalOptions {
+  tokens: string;
+  out: string;
+  steps?: string;
+  batch?: string;
+  lr?: string;
+  lrDecayFrom?: string;
+  codebooks?: string;
+  width?: string;
+  layers?: string;
+  heads?: string;
+  context?: string;
+  seed?: string;
+  resume?: boolean;
+}
+
+/** vqcodec prior train --tokens DIR --out RUN */
+export async function priorTrainCommand(options: PriorTrainCommandOptions): Promise<void> {
+  const d = DEFAULT_PRIOR_OPTIONS;
+  const model = {
+    numCodebooks: intOption('--codebooks', options.codebooks) ?? d.model.numCodebooks,
+    width: intOption('--width', options.width) ?? d.model.width,
+    layers: intOption('--layers', options.layers) ?? d.model.layers,
+    heads: intOption('--heads', options.heads) ?? d.model.heads,
+    context: intOption('--context', options.context) ?? d.model.context,
+  };
+  const trainOptions: PriorTrainOptions = {
+    ...d,
+    tokens: options.tokens,
+    outDir: options.out,
+    model,
+    steps: intOption('--steps', options.steps) ?? d.steps,
+    batchSize: intOption('--batch', options.batch) ?? d.batchSize,
+    learningRate: numberOption('--lr', options.lr) ?? d.learningRate,
+    lrDecayFrom: intOption('--lr-decay-from', options.lrDecayFrom),
+    seed: intOption('--seed', options.seed) ?? d.seed,
+  };
+  await startBackend(options);
+  let bar = progressBar(1, '');
+  const started = performance.now();
+  const prior = await trainPrior(trainOptions, options.resume ?? false, {
+    onStart(info) {
+      note(`training a prior of ${info.parameters.toLocaleString('en')} parameters on ${info.trainFiles} files (${info.validFiles} held out), steps ${info.startStep + 1}..${info.steps}`);
+      bar = progressBar(info.steps, 'prior |{bar}| {value}/{total} | {bits} bits/token | {speed} tokens/s | ETA {eta_formatted}', { bits: '-', speed: '-' });
+      bar.update(info.startStep);
+    },
+    onStep(step, log) {
+      bar.update(step, log ? { bits: fixed(log.bitsPerToken, 3), speed: fixed(log.tokensPerSecond ?? NaN, 0) } : undefined);
+      if (log && !process.stderr.isTTY && !options.quiet) note(`step ${step}: ${fixed(log.bitsPerToken, 3)} bits/token, ${fixed(log.tokensPerSecond ?? NaN, 0)} tokens/s`);
+    },
+    onValidate(v) {
+      if (!options.quiet) note(`\nvalidation at step ${v.step}: ${fixed(v.bitsPerToken, 3)} bits/token`);
+    },
+  });
+  bar.stop();
+  prior.dispose();
+  console.log(`${path.join(options.out, 'prior')}: trained in ${((performance.now() - started) / 60000).toFixed(1)} min`);
+}
+
+export interface GenerateCommandOptions extends GlobalOptions {
+  prior: string;
+  seconds?: string;
+  temperature?: string;
+  topK?: string;
+  seed?: string;
+  prompt?: string;
+}
+
+/** vqcodec generate --prior DIR --seconds S [--prompt in.wav|in.vqt] out.wav */
+export async function generateCommand(output: string, options: GenerateCommandOptions): Promise<void> {
+  const seconds = numberOption('--seconds', options.seconds) ?? 5;
+  if (!(seconds > 0)) throw new VqcodecError(`--seconds must be > 0 (got ${seconds})`);
+  const codec = await loadCodec(options);
+  const { prior, codec: trainedOn } = await loadPrior(options.prior);
+  const Q = prior.config.numCodebooks;
+  if (Q > codec.numCodebooks) throw new VqcodecError(`the prior models ${Q} codebooks; the codec has ${codec.numCodebooks}`);
+  checkPriorCodec(trainedOn, codec.fingerprint);
+  let prompt: Int32Array | undefined;
+  if (options.prompt !== undefined) {
+    const tokens = options.prompt.endsWith('.vqt') ? await readTokenFile(options.prompt) : codec.encode((await loadAudio(options.prompt, codec.sampleRate)).samples, { numCodebooks: Q });
+    checkPriorCodec(trainedOn, tokens.modelFingerprint);
+    if (tokens.numCodebooks < Q) throw new VqcodecError(`the prompt has ${tokens.numCodebooks} codebooks; the prior needs ${Q}`);
+    prompt = new Int32Array(tokens.frames * Q);
+    for (let f = 0; f < tokens.frames; f++) prompt.set(tokens.codes.subarray(f * tokens.numCodebooks, f * tokens.numCodebooks + Q), f * Q);
+  }
+  const promptFrames = (prompt?.length ?? 0) / Q;
+  const frames = promptFrames + Math.max(1, Math.round(seconds * codec.frameRate));
+  const bar = progressBar(frames + Q - 1, 'generate |{bar}| {value}/{total} steps | ETA {eta_formatted}');
+  const started = performance.now();
+  const codes = generate(prior, {
+    frames,
+    temperature: numberOption('--temperature', options.temperature) ?? 1,
+    topK: intOption('--top-k', options.topK),
+    seed: intOption('--seed', options.seed) ?? 1,
+    prompt,
+    onStep: (s) => bar.update(s),
+  });
+  bar.stop();
+  const elapsed = (performance.now() - started) / 1000;
+  prior.dispose();
+  const samples = codec.decode({ ...codec.tokenHeader(frames * codec.hop, Q), codes });
+  await writeWav(output, { samples, sampleRate: codec.sampleRate });
+  const generated = (frames - promptFrames) * Q;
+  console.log(`${output}: ${(samples.length / codec.sampleRate).toFixed(2)} s (${promptFrames} prompt frames + ${frames - promptFrames} generated), ${generated} tokens at ${(generated / elapsed).toFixed(0)} tokens/s`);
+}

@@ -1,0 +1,192 @@
+/**
+ * Training the prior on a token export (vqcodec tokens): random windows of the delayed streams,
+ * Adam, a JSON-lines log, validation cross-entropy in bits per token on held-out files, atomic
+ * checkpoints and exact resume (weights, Adam moments, step, the sampler's random state).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { VqcodecError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readBundle, writeBundle } from '../io/bundle.js';
+import { parseJsonLines } from '../io/jsonLines.js';
+import type { NamedArrays } from '../model/params.js';
+import { codesFromLine, codesFromNpy, readIndex, type IndexEntry, type TokenLine } from '../tokens/export.js';
+import { Adam } from '../train/adam.js';
+import { hashFraction } from '../train/data.js';
+import { learningRateAt } from '../train/options.js';
+import { Random } from '../train/random.js';
+import { delayedGrid, WindowSampler } from './data.js';
+import { savePrior, type PriorCodec } from './store.js';
+import { TokenPrior, validatePriorConfig, type PriorConfig } from './transformer.js';
+
+export interface PriorTrainOptions {
+  /** A `vqcodec tokens` output folder. */
+  tokens: string;
+  /** Run folder: log.jsonl, checkpoint.bin, prior/ (the exported prior). */
+  outDir: string;
+  /** Shape of the prior; codebookSize comes from the tokens. */
+  model: Omit<PriorConfig, 'codebookSize'>;
+  steps: number;
+  batchSize: number;
+  learningRate: number;
+  lrDecayFrom?: number;
+  clipNorm: number;
+  logEvery: number;
+  validateEvery: number;
+  checkpointEvery: number;
+  /** Files held out for validation, chosen by a hash of their id. */
+  validFraction: number;
+  seed: number;
+}
+
+export const DEFAULT_PRIOR_OPTIONS: Omit<PriorTrainOptions, 'tokens' | 'outDir'> = {
+  model: { numCodebooks: 2, width: 192, layers: 4, heads: 4, context: 128 },
+  steps: 3000,
+  batchSize: 8,
+  learningRate: 1e-3,
+  clipNorm: 1,
+  logEvery: 10,
+  validateEvery: 250,
+  checkpointEvery: 100,
+  validFraction: 0.05,
+  seed: 1,
+};
+
+export interface PriorLog {
+  type: 'train' | 'valid';
+  step: number;
+  /** Mean cross-entropy, bits per token (log2 of the codebook size is the cost of no model at all). */
+  bitsPerToken: number;
+  learningRate?: number;
+  tokensPerSecond?: number;
+}
+
+export interface PriorEvents {
+  onStart?(info: { startStep: number; steps: number; trainFiles: number; validFiles: number; parameters: number }): void;
+  onStep?(step: number, log?: PriorLog): void;
+  onValidate?(log: PriorLog): void;
+}
+
+/** Every exported file's codes, with the codec they came from. */
+async function readTokenExport(dir: string): Promise<{ entries: IndexEntry[]; codes: Int32Array[]; codebooks: number[]; codec: PriorCodec; codebookSize: number }> {
+  const entries = await readIndex(dir);
+  if (entries.length === 0) throw new VqcodecError(`no token index in ${dir} (make one with vqcodec tokens)`);
+  const first = entries[0];
+  const other = entries.find((e) => e.fingerprint !== first.fingerprint);
+  if (other) throw new VqcodecError(`${dir} mixes tokens of codecs ${first.fingerprint} and ${other.fingerprint}`);
+  const lines = new Map<string, TokenLine>();
+  for (const file of new Set(entries.filter((e) => e.output.endsWith('.jsonl')).map((e) => e.output))) {
+    for (const line of parseJsonLines<TokenLine>(await fs.readFile(path.join(dir, file), 'utf8'), file)) lines.set(line.id, line);
+  }
+  const codes: Int32Array[] = [];
+  const codebooks: number[] = [];
+  for (const e of entries) {
+    const read = e.output.endsWith('.npy') ? codesFromNpy(await fs.readFile(path.join(dir, e.output)), e.output) : codesFromLine(lines.get(e.id) ?? { id: e.id, frames: 0, codes: [] });
+    codes.push(read.codes);
+    codebooks.push(read.numCodebooks);
+  }
+  return { entries, codes, codebooks, codec: { fingerprint: first.fingerprint, frameRate: first.frameRate, sampleRate: first.sampleRate }, codebookSize: first.codebookSize };
+}
+
+/** Mean bits per token over consecutive windows of the held-out grids (the same windows every time). */
+function validationBits(prior: TokenPrior, grids: Int32Array[], maxWindows = 32): number {
+  const { numCodebooks: Q, context } = prior.config;
+  let bits = 0;
+  let count = 0;
+  for (const grid of grids) {
+    const steps = grid.length / Q;
+    for (let start = 0; start + 1 < steps && count < maxWindows; start += context) {
+      const take = Math.min(context + 1, steps - start);
+      const loss = tf.tidy(() => prior.loss(tf.tensor3d(grid.subarray(start * Q, (start + take) * Q), [1, take, Q], 'int32')));
+      bits += loss.dataSync()[0] / Math.LN2;
+      loss.dispose();
+      count++;
+    }
+  }
+  return count > 0 ? bits / count : NaN;
+}
+
+const CHECKPOINT = 'checkpoint.bin';
+const LOG = 'log.jsonl';
+
+export async function trainPrior(options: PriorTrainOptions, resume: boolean, events: PriorEvents = {}): Promise<TokenPrior> {
+  const data = await readTokenExport(options.tokens);
+  let opts = options;
+  const checkpointPath = path.join(options.outDir, CHECKPOINT);
+  const logPath = path.join(options.outDir, LOG);
+  const hasCheckpoint = await fs.stat(checkpointPath).then(() => true, () => false);
+  if (resume && !hasCheckpoint) throw new VqcodecError(`nothing to resume: no ${CHECKPOINT} in ${options.outDir}`);
+  if (!resume && hasCheckpoint) throw new VqcodecError(`${options.outDir} already holds a prior's training run: resume it, or choose another output folder`);
+  let saved: { meta: Record<string, unknown>; arrays: NamedArrays } | undefined;
+  if (resume) {
+    saved = await readBundle(checkpointPath);
+    if (saved.meta.format !== 'vqcodec-prior-checkpoint') throw new VqcodecError(`${checkpointPath} is not a prior's checkpoint`);
+    opts = { ...(saved.meta.options as PriorTrainOptions), steps: options.steps, tokens: options.tokens, outDir: options.outDir };
+    if ((saved.meta.codec as PriorCodec).fingerprint !== data.codec.fingerprint) throw new VqcodecError(`the run models codec ${(saved.meta.codec as PriorCodec).fingerprint}; ${options.tokens} holds tokens of ${data.codec.fingerprint}`);
+  }
+  const config: PriorConfig = { ...opts.model, codebookSize: data.codebookSize };
+  validatePriorConfig(config);
+  if (data.codebooks.some((n) => n < config.numCodebooks)) throw new VqcodecError(`the prior models ${config.numCodebooks} codebooks; some exported files have fewer`);
+  const isValid = data.entries.map((e) => hashFraction(e.id) < opts.validFraction);
+  if (isValid.every(Boolean) || (!isValid.some(Boolean) && data.entries.length > 1)) isValid.fill(false).fill(true, 0, Math.min(1, data.entries.length - 1));
+  const grids = data.codes.map((c, i) => delayedGrid(c, data.codebooks[i], config.numCodebooks, config.codebookSize));
+  const trainGrids = grids.filter((_, i) => !isValid[i]);
+  const validGrids = grids.filter((_, i) => isValid[i]);
+
+  const prior = new TokenPrior(config, opts.seed);
+  const adam = new Adam({ learningRate: opts.learningRate, beta1: 0.9, beta2: 0.98, epsilon: 1e-9, clipNorm: opts.clipNorm });
+  let random = new Random(opts.seed);
+  let startStep = 0;
+  await fs.mkdir(options.outDir, { recursive: true });
+  if (saved) {
+    prior.params.restore(saved.arrays, checkpointPath);
+    adam.restore(saved.meta.adamStep as number, saved.arrays);
+    random = new Random(saved.meta.random as number);
+    startStep = saved.meta.step as number;
+    const kept = parseJsonLines<PriorLog>(await fs.readFile(logPath, 'utf8').catch(() => ''), logPath).filter((e) => e.step <= startStep);
+    await writeFileAtomic(logPath, kept.map((e) => JSON.stringify(e) + '\n').join(''));
+  } else {
+    await writeFileAtomic(logPath, '');
+  }
+  const sampler = new WindowSampler(trainGrids, config.numCodebooks, config.codebookSize);
+  events.onStart?.({ startStep, steps: opts.steps, trainFiles: trainGrids.length, validFiles: validGrids.length, parameters: prior.params.trainableCount() });
+  const steps = config.context + 1;
+  let window: number[] = [];
+  let windowStart = performance.now();
+  for (let step = startStep + 1; step <= opts.steps; step++) {
+    adam.options.learningRate = learningRateAt(step, opts);
+    const batch = tf.tensor3d(sampler.sample(opts.batchSize, steps, random), [opts.batchSize, steps, config.numCodebooks], 'int32');
+    const vars = prior.params.trainableVariables();
+    const { value, grads } = tf.variableGrads(() => prior.loss(batch), Object.values(vars));
+    adam.apply(vars, Object.fromEntries(Object.entries(vars).map(([n, v]) => [n, grads[v.name]]))).dispose();
+    const nats = value.dataSync()[0];
+    tf.dispose([batch, value, ...Object.values(grads)]);
+    if (!Number.isFinite(nats)) throw new VqcodecError(`the prior's training diverged at step ${step}; try a lower learning rate`);
+    window.push(nats);
+    let log: PriorLog | undefined;
+    if (step % opts.logEvery === 0 || step === opts.steps) {
+      const seconds = (performance.now() - windowStart) / 1000;
+      log = { type: 'train', step, bitsPerToken: window.reduce((a, b) => a + b, 0) / window.length / Math.LN2, learningRate: adam.options.learningRate, tokensPerSecond: (window.length * opts.batchSize * config.context * config.numCodebooks) / seconds };
+      await fs.appendFile(logPath, JSON.stringify(log) + '\n');
+      window = [];
+      windowStart = performance.now();
+    }
+    events.onStep?.(step, log);
+    if (validGrids.length > 0 && (step % opts.validateEvery === 0 || step === opts.steps)) {
+      const entry: PriorLog = { type: 'valid', step, bitsPerToken: validationBits(prior, validGrids) };
+      await fs.appendFile(logPath, JSON.stringify(entry) + '\n');
+      events.onValidate?.(entry);
+    }
+    if (step % opts.checkpointEvery === 0 || step === opts.steps) {
+      const snapshot = adam.snapshot();
+      await writeBundle(checkpointPath, {
+        meta: { format: 'vqcodec-prior-checkpoint', version: 1, step, adamStep: snapshot.step, random: random.state, options: opts, codec: data.codec },
+        arrays: { ...prior.params.snapshot(), ...snapshot.arrays },
+      });
+      await savePrior(path.join(options.outDir, 'prior'), prior, data.codec);
+    }
+  }
+  adam.dispose();
+  return prior;
+}

@@ -1,0 +1,60 @@
+/**
+ * Training the prior on a token export (src/prior/trainer.ts, store.ts): what a run writes, exact
+ * resume, a saved prior that generates the same codes after loading, and a refused codec.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { initBackend } from '../src/backend.js';
+import { Codec } from '../src/codec.js';
+import { VqcodecError } from '../src/errors.js';
+import { makeConfig, PRESETS } from '../src/model/config.js';
+import { FIXTURES } from '../src/paths.js';
+import { generate } from '../src/prior/generate.js';
+import { checkPriorCodec, loadPrior } from '../src/prior/store.js';
+import { DEFAULT_PRIOR_OPTIONS, trainPrior, type PriorTrainOptions } from '../src/prior/trainer.js';
+import { exportTokens } from '../src/tokens/export.js';
+
+let root: string;
+let tokens: string;
+let codec: Codec;
+
+before(async () => {
+  await initBackend('wasm');
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'vqcodec-prior-'));
+  codec = Codec.create(makeConfig(PRESETS.tiny), 2);
+  const files = ['speech.wav', 'speech.ogg'].map((f) => path.join(FIXTURES, f));
+  const audio = path.join(root, 'audio');
+  await fs.mkdir(audio);
+  await Promise.all(files.map((f, i) => fs.copyFile(f, path.join(audio, `${i}${path.extname(f)}`))));
+  tokens = path.join(root, 'tokens');
+  await exportTokens(codec, [path.join(audio, '0.wav'), path.join(audio, '1.ogg')], { outDir: tokens, format: 'npy' });
+});
+
+after(async () => {
+  codec?.dispose();
+  if (root) await fs.rm(root, { recursive: true, force: true });
+});
+
+function options(outDir: string, steps: number): PriorTrainOptions {
+  return { ...DEFAULT_PRIOR_OPTIONS, tokens, outDir, steps, model: { numCodebooks: 2, width: 16, layers: 1, heads: 2, context: 16 }, batchSize: 2, logEvery: 1, validateEvery: 3, checkpointEvery: 3 };
+}
+
+test('a prior run writes its log, checkpoint and prior; a resumed run equals a straight one', async () => {
+  const straight = await trainPrior(options(path.join(root, 'a'), 6), false);
+  const b = path.join(root, 'b');
+  (await trainPrior(options(b, 3), false)).dispose();
+  const resumed = await trainPrior(options(b, 6), true);
+  assert.deepEqual(resumed.params.snapshot(), straight.params.snapshot(), 'same weights');
+  const log = (await fs.readFile(path.join(b, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(log.filter((e) => e.type === 'train').map((e) => e.step), [1, 2, 3, 4, 5, 6]);
+  assert.ok(log.filter((e) => e.type === 'valid').every((e) => e.bitsPerToken > 0 && e.bitsPerToken < 8), 'bits per token below log2(16) + a margin');
+  const { prior, codec: trainedOn } = await loadPrior(path.join(b, 'prior'));
+  assert.equal(trainedOn.fingerprint, codec.fingerprint);
+  assert.deepEqual(generate(prior, { frames: 8, seed: 4 }), generate(resumed, { frames: 8, seed: 4 }), 'the saved prior samples what the trained one does');
+  assert.throws(() => checkPriorCodec(trainedOn, 'ffffffffffffffff'), (e: unknown) => e instanceof VqcodecError && e.message.includes(codec.fingerprint) && e.message.includes('ffffffffffffffff'));
+  await assert.rejects(trainPrior(options(b, 9), false), (e: unknown) => e instanceof VqcodecError && /already holds/.test(e.message));
+  for (const p of [straight, resumed, prior]) p.dispose();
+});
