@@ -23,7 +23,7 @@ import { initBackend } from '../src/backend.js';
 import { table } from '../src/cli/ui.js';
 import { Codec } from '../src/codec.js';
 import { VqcodecError } from '../src/errors.js';
-import { PRESETS, hopLength, makeConfig, type CodecConfig, type DeepPartial } from '../src/model/config.js';
+import { PRESETS, hopLength, makeConfig, type CodecConfig, type DeepPartial, splitQuantizerFields } from '../src/model/config.js';
 import { VqVae } from '../src/model/vqvae.js';
 import type { FrameContext } from '../src/model/receptiveField.js';
 import { encodeWavFile } from '../src/streamFiles.js';
@@ -324,7 +324,8 @@ function loadConfig(values: Record<string, string | boolean | undefined>): Promi
       } catch {
         throw new VqcodecError(`${file} is not valid JSON`);
       }
-      return { name: path.basename(file), config: makeConfig(overrides) };
+      // A model directory's config.json from before the split holds training settings: the shape is what counts here.
+      return { name: path.basename(file), config: makeConfig({ ...overrides, quantizer: splitQuantizerFields(overrides.quantizer ?? {}).shape }) };
     });
   }
   const preset = typeof values.preset === 'string' ? values.preset : 'default';

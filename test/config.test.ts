@@ -179,3 +179,18 @@ test('boundary values that are allowed', () => {
   assert.doesNotThrow(() => quantizerSettings({ deadCodeThreshold: 0, kmeansIterations: 0, commitmentWeight: 0, quantizerDropout: 1 }));
   assert.equal(bitrate(makeConfig({ quantizer: { codebookSize: 65536, numCodebooks: 1 } })), 16 * 50);
 });
+
+test('factorized codes build with their default, ema: false, and a model directory of them loads back', async () => {
+  const { Codec } = await import('../src/codec.js');
+  const os = await import('node:os');
+  const config = makeConfig({ ...PRESETS.tiny, quantizer: { ...PRESETS.tiny.quantizer, lookupDim: 4 } });
+  const codec = Codec.create(config, 3);
+  assert.equal(codec.model.training.ema, false);
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vqcodec-factorized-'));
+  await codec.save(dir);
+  const loaded = await Codec.load(dir);
+  assert.equal(loaded.fingerprint, codec.fingerprint);
+  loaded.dispose();
+  codec.dispose();
+  await fs.rm(dir, { recursive: true, force: true });
+});

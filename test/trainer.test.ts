@@ -11,7 +11,10 @@ import { initBackend } from '../src/backend.js';
 import { Codec } from '../src/codec.js';
 import { VqcodecError } from '../src/errors.js';
 import { plotTrainingLog } from '../src/eval/plot.js';
-import { readBundle } from '../src/io/bundle.js';
+import { readBundle, writeBundle } from '../src/io/bundle.js';
+import { fingerprintOf } from '../src/io/modelStore.js';
+import { withoutTrainingState } from '../src/model/vqvae.js';
+import { exportCheckpoint } from '../src/train/trainer.js';
 import { hopLength, makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
 import type { NamedArrays } from '../src/model/params.js';
 import { DEFAULT_TRAIN_OPTIONS, learningRateAt, LR_FLOOR, readLog, train, type LogEntry, type StepLog, type TrainOptions } from '../src/train/trainer.js';
@@ -345,4 +348,25 @@ test('an annealed run logs the falling learning rate', async () => {
   assert.deepEqual(rates.slice(0, 2), [1e-3, 1e-3]);
   assert.ok(rates[2] < 1e-3 && rates[3] < rates[2]);
   assert.ok(Math.abs(rates[3] - LR_FLOOR * 1e-3) < 1e-12);
+});
+
+test('a checkpoint from before the split (training settings in its config) resumes with them and exports under its old fingerprint', async () => {
+  const run = path.join(root, 'legacy');
+  (await train(CONFIG, options(run, { steps: 2 }), false)).dispose();
+  // Rewrite the checkpoint as the code before the split wrote it.
+  const file = path.join(run, 'checkpoint.bin');
+  const bundle = await readBundle(file);
+  const legacyConfig = { ...CONFIG, quantizer: { ...CONFIG.quantizer, ...DEFAULT_TRAIN_OPTIONS.quantizer, restart: 'split', deadCodeThreshold: 0.3 } };
+  const { quantizer: _dropped, ...legacyOptions } = bundle.meta.options as TrainOptions;
+  await writeBundle(file, { meta: { ...bundle.meta, config: legacyConfig, options: legacyOptions }, arrays: bundle.arrays });
+  const exported = await exportCheckpoint(run, path.join(root, 'legacy-model'));
+  const weights = Object.fromEntries(Object.entries(bundle.arrays).filter(([name]) => !name.startsWith('adam.') && !name.startsWith('usage/')));
+  assert.equal(exported.fingerprint, fingerprintOf(legacyConfig, withoutTrainingState(weights)), 'the fingerprint the old code gave');
+  assert.equal((await Codec.load(path.join(root, 'legacy-model'))).fingerprint, exported.fingerprint);
+  exported.dispose();
+  (await train(CONFIG, options(run, { steps: 3 }), true)).dispose();
+  const saved = JSON.parse(await fs.readFile(path.join(run, 'train.json'), 'utf8'));
+  assert.equal(saved.options.quantizer.restart, 'split', 'the settings come from the old config');
+  assert.equal(saved.options.quantizer.deadCodeThreshold, 0.3);
+  assert.deepEqual(Object.keys(saved.config.quantizer).sort(), ['codebookSize', 'dim', 'numCodebooks']);
 });

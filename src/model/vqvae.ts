@@ -39,7 +39,8 @@ export class VqVae {
   identity: object;
 
   constructor(readonly config: CodecConfig, seed = 1, training: Partial<QuantizerTraining> = {}) {
-    this.training = { ...DEFAULT_QUANTIZER_TRAINING, ...training };
+    // Factorized codes learn by the codebook loss, so their default is ema: false.
+    this.training = { ...DEFAULT_QUANTIZER_TRAINING, ...(config.quantizer.lookupDim !== undefined ? { ema: false } : {}), ...training };
     validateQuantizerTraining(this.training, config.quantizer);
     this.identity = config;
     this.params = new ParamStore(seed);

@@ -36,16 +36,16 @@ export function gelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
 }
 
-const masks = new Map<number, tf.Tensor2D>();
+/** The largest mask made so far; shorter windows use its top-left corner. */
+let cachedMask: tf.Tensor2D | undefined;
 
 /** [T, T] additive mask: 0 where a step may look (itself and earlier), −1e9 after (from bandPart). */
 function causalMask(steps: number): tf.Tensor2D {
-  let mask = masks.get(steps);
-  if (mask === undefined) {
-    mask = tf.keep(tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([steps, steps]), -1, 0)), -1e9)) as tf.Tensor2D);
-    masks.set(steps, mask);
+  if (cachedMask === undefined || cachedMask.shape[0] < steps) {
+    cachedMask?.dispose();
+    cachedMask = tf.keep(tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([steps, steps]), -1, 0)), -1e9)) as tf.Tensor2D);
   }
-  return mask;
+  return cachedMask.shape[0] === steps ? cachedMask : (tf.slice(cachedMask, [0, 0], [steps, steps]) as tf.Tensor2D);
 }
 
 /**

@@ -129,7 +129,8 @@ export async function trainPrior(options: PriorTrainOptions, resume: boolean, ev
   validatePriorConfig(config);
   if (data.codebooks.some((n) => n < config.numCodebooks)) throw new VqcodecError(`the prior models ${config.numCodebooks} codebooks; some exported files have fewer`);
   const isValid = data.entries.map((e) => hashFraction(e.id) < opts.validFraction);
-  if (isValid.every(Boolean) || (!isValid.some(Boolean) && data.entries.length > 1)) isValid.fill(false).fill(true, 0, Math.min(1, data.entries.length - 1));
+  // Small exports: at least one file held out (when validFraction > 0), and never all of them.
+  if (isValid.every(Boolean) || (opts.validFraction > 0 && !isValid.some(Boolean) && data.entries.length > 1)) isValid.fill(false).fill(true, 0, Math.min(1, data.entries.length - 1));
   const grids = data.codes.map((c, i) => delayedGrid(c, data.codebooks[i], config.numCodebooks, config.codebookSize));
   const trainGrids = grids.filter((_, i) => !isValid[i]);
   const validGrids = grids.filter((_, i) => isValid[i]);

@@ -119,7 +119,9 @@ export function codesFromLine(line: TokenLine): { codes: Int32Array; numCodebook
 /** Every index line in a folder: index.jsonl and each shard's index.k-of-n.jsonl. */
 export async function readIndex(outDir: string): Promise<IndexEntry[]> {
   const names = (await fs.readdir(outDir).catch(() => [] as string[])).filter((n) => n === INDEX_FILE || /^index\.\d+-of-\d+\.jsonl$/.test(n)).sort();
-  return (await Promise.all(names.map((n) => readJsonLines<IndexEntry>(path.join(outDir, n))))).flat();
+  const entries = (await Promise.all(names.map((n) => readJsonLines<IndexEntry>(path.join(outDir, n))))).flat();
+  // A file redone (its output had gone missing) is listed again: its last line counts.
+  return [...new Map(entries.map((e) => [e.id, e])).values()];
 }
 
 /**

@@ -95,6 +95,8 @@ export async function loadCheckpoint(file: string, changed: TrainChanges = {}): 
   };
   validateTrainOptions(options);
   const model = new VqVae(config, options.seed, options.quantizer);
+  // A checkpoint from before the split names its model by the config it stored (see VqVae.identity).
+  if (Object.keys(fromConfig).length > 0) model.identity = meta.config as object;
   try {
     model.params.restore(arrays, file);
   } catch (err) {

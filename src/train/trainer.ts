@@ -85,6 +85,8 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
         stats = trainStep(ctx, batch, numActive);
         batch.dispose();
       }
+      // New weights: the model is named by today's config from now on, even if its checkpoint was older.
+      model.identity = model.config;
       if (!Number.isFinite(stats.total)) throw new VqcodecError(`training diverged at step ${step} (loss ${stats.total}); try a lower learning rate`);
       window.add(stats, data.cropLength);
 
@@ -130,8 +132,9 @@ async function openRun(config: CodecConfig, options: TrainOptions, resume: boole
   if (hasCheckpoint) throw new VqcodecError(`${options.outDir} already holds a training run: resume it, or choose another output folder`);
   const opts = { ...options, quantizer: { ...options.quantizer, ...changed.quantizer } };
   if (options.initFrom !== undefined) return { ...(await runFromDirectory(options.initFrom, opts, changed)), adam: codecOptimizer(opts), random: new Random(opts.seed), step: 0 };
+  const model = new VqVae(config, opts.seed, opts.quantizer);
   await runLog.create();
-  return { model: new VqVae(config, opts.seed, opts.quantizer), adam: codecOptimizer(opts), random: new Random(opts.seed), step: 0, options: opts };
+  return { model, adam: codecOptimizer(opts), random: new Random(opts.seed), step: 0, options: opts };
 
   async function runFromDirectory(dir: string, o: TrainOptions, given: TrainChanges): Promise<{ model: VqVae; options: TrainOptions }> {
     const saved = (await Codec.load(dir)).model;
