@@ -113,3 +113,19 @@ test('sampling: the same seed gives the same codes, another seed others; codes s
   assert.throws(() => generate(prior, { frames: 4, prompt: new Int32Array(3) }), /whole frames/);
   prior.dispose();
 });
+
+test('the prior\'s matMul has tfjs\'s gradients, with and without transposing b, in 2-D and batched', async () => {
+  const { matMul } = await import('../src/prior/layers.js');
+  for (const [shapeA, shapeB, transposeB] of [[[3, 4], [4, 5], false], [[3, 4], [5, 4], true], [[2, 3, 4], [2, 4, 5], false], [[2, 3, 4], [2, 5, 4], true]] as const) {
+    const a = tf.randomNormal([...shapeA], 0, 1, 'float32', 1);
+    const b = tf.randomNormal([...shapeB], 0, 1, 'float32', 2);
+    const weights = tf.randomNormal(tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, false, transposeB).shape, 0, 1, 'float32', 3);
+    const ours = tf.grads((x, y) => tf.sum(tf.mul(matMul(x, y, transposeB), weights)))([a, b]);
+    const theirs = tf.grads((x, y) => tf.sum(tf.mul(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, false, transposeB), weights)))([a, b]);
+    ours.forEach((g, i) => {
+      const [x, y] = [g.dataSync(), theirs[i].dataSync()];
+      assert.ok(x.every((v, j) => Math.abs(v - y[j]) < 1e-4), `${shapeA}·${shapeB}${transposeB ? 'ᵀ' : ''}: gradient ${i}`);
+    });
+    tf.dispose([a, b, weights, ...ours, ...theirs]);
+  }
+});

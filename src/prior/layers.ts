@@ -24,6 +24,32 @@ export function embed(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
   return tf.reshape(lookup(table, flat), [...ids.shape, width]);
 }
 
+/** Swaps the last two axes (rank 2 or 3). */
+function swapLast(t: tf.Tensor): tf.Tensor {
+  return t.rank === 2 ? tf.transpose(t) : tf.transpose(t, [0, 2, 1]);
+}
+
+/**
+ * a · b (b transposed when asked), rank 2 or 3 (batched), with a gradient whose matmuls never use
+ * transposeA: tfjs's own MatMul gradient does, and wasm runs those about 8× slower (the prior's
+ * training step was 4× slower for it).
+ */
+export function matMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tensor {
+  const op = tf.customGrad(((x: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x, y]);
+    return {
+      value: tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, false, transposeB),
+      gradFunc: (dy: tf.Tensor, [xs, ys]: tf.Tensor[]) => {
+        // y = x·w: dx = dy·wᵀ, dw = xᵀ·dy; y = x·wᵀ: dx = dy·w, dw = dyᵀ·x.
+        const dx = tf.matMul(dy as tf.Tensor3D, ys as tf.Tensor3D, false, !transposeB);
+        const dw = transposeB ? tf.matMul(swapLast(dy) as tf.Tensor3D, xs as tf.Tensor3D) : tf.matMul(swapLast(xs) as tf.Tensor3D, dy as tf.Tensor3D);
+        return [dx, dw];
+      },
+    };
+  }) as never) as (x: tf.Tensor, y: tf.Tensor) => tf.Tensor;
+  return op(a, b);
+}
+
 /** Layer normalisation over the last axis (Ba et al. 2016), with gain and bias. */
 export function layerNorm(x: tf.Tensor, gain: tf.Tensor1D, bias: tf.Tensor1D, epsilon = 1e-5): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
@@ -55,14 +81,14 @@ function causalMask(steps: number): tf.Tensor2D {
 export function causalSelfAttention(x: tf.Tensor3D, heads: number, wQkv: tf.Tensor2D, wOut: tf.Tensor2D): tf.Tensor3D {
   const [batch, steps, width] = x.shape;
   const headWidth = width / heads;
-  const qkv = tf.reshape(tf.matMul(tf.reshape(x, [batch * steps, width]), wQkv), [batch, steps, 3, heads, headWidth]);
+  const qkv = tf.reshape(matMul(tf.reshape(x, [batch * steps, width]), wQkv), [batch, steps, 3, heads, headWidth]);
   // [3, B, H, T, dₕ]
   const split = tf.transpose(qkv, [2, 0, 3, 1, 4]);
   const [q, k, v] = tf.unstack(split).map((t) => tf.reshape(t, [batch * heads, steps, headWidth]) as tf.Tensor3D);
-  const scores = tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(headWidth)), causalMask(steps));
-  const attended = tf.matMul(tf.softmax(scores), v); // [B·H, T, dₕ]
+  const scores = tf.add(tf.div(matMul(q, k, true), Math.sqrt(headWidth)), causalMask(steps));
+  const attended = matMul(tf.softmax(scores), v); // [B·H, T, dₕ]
   const merged = tf.reshape(tf.transpose(tf.reshape(attended, [batch, heads, steps, headWidth]), [0, 2, 1, 3]), [batch * steps, width]);
-  return tf.reshape(tf.matMul(merged, wOut), [batch, steps, width]) as tf.Tensor3D;
+  return tf.reshape(matMul(merged, wOut), [batch, steps, width]) as tf.Tensor3D;
 }
 
 /** Sinusoidal positions (Vaswani et al. 2017) [T, d], from step `start`: no weights, any length. */

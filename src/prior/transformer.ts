@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { VqcodecError } from '../errors.js';
 import { ParamStore } from '../model/params.js';
-import { causalSelfAttention, embed, gelu, layerNorm, positions } from './layers.js';
+import { causalSelfAttention, embed, gelu, layerNorm, matMul, positions } from './layers.js';
 
 export interface PriorConfig {
   /** Codebooks modelled: the codec's first `numCodebooks`. */
@@ -84,11 +84,11 @@ export class TokenPrior {
         const attended = causalSelfAttention(layerNorm(x, p(`${b}norm1.gain`) as tf.Tensor1D, p(`${b}norm1.bias`) as tf.Tensor1D) as tf.Tensor3D, heads, p(`${b}qkv`) as tf.Tensor2D, p(`${b}out`) as tf.Tensor2D);
         x = tf.add(x, attended);
         const h = tf.reshape(layerNorm(x, p(`${b}norm2.gain`) as tf.Tensor1D, p(`${b}norm2.bias`) as tf.Tensor1D), [batch * steps, d]);
-        const mlp = tf.add(tf.matMul(gelu(tf.add(tf.matMul(h, p(`${b}mlp.in`) as tf.Tensor2D), p(`${b}mlp.inBias`))), p(`${b}mlp.out`) as tf.Tensor2D), p(`${b}mlp.outBias`));
+        const mlp = tf.add(matMul(gelu(tf.add(matMul(h, p(`${b}mlp.in`)), p(`${b}mlp.inBias`))), p(`${b}mlp.out`)), p(`${b}mlp.outBias`));
         x = tf.add(x, tf.reshape(mlp, [batch, steps, d]));
       }
       const h = tf.reshape(layerNorm(x, p('final.gain') as tf.Tensor1D, p('final.bias') as tf.Tensor1D), [batch * steps, d]);
-      return tf.reshape(tf.matMul(h, p('heads') as tf.Tensor2D), [batch, steps, Q, K]) as tf.Tensor4D;
+      return tf.reshape(matMul(h, p('heads')), [batch, steps, Q, K]) as tf.Tensor4D;
     });
   }
 
