@@ -272,6 +272,22 @@ test('bad input: train --restart with an unknown way, or a negative --dead-code-
   }
 });
 
+test('tokens and prior: bad formats, shards and prompts get one line; a prior refuses another codec\'s model', async () => {
+  const out = await freshDir('tokens-bad');
+  assertOneLineError(cli('-q', 'tokens', SPEECH_WAV, '-o', path.join(out, 't'), '--format', 'csv'), /--format must be npy or jsonl/);
+  assertOneLineError(cli('-q', 'tokens', SPEECH_WAV, '-o', path.join(out, 't'), '--shard', '3/2'), /0 ≤ k < n/);
+  assertOneLineError(cli('-q', 'tokens', SPEECH_WAV, '-o', path.join(out, 't'), '--codebooks', '9'), /--codebooks must be an integer from 1 to 8/);
+  assertOneLineError(cli('-q', 'generate', '--prior', path.join(out, 'none'), path.join(out, 'g.wav')), /no prior at/);
+  await assertEmpty(out);
+  // A tiny prior over the shipped codec's tokens of the fixture, then the tiny test model is refused.
+  assertOk(cli('-q', 'tokens', SPEECH_WAV, '-o', path.join(out, 't')));
+  assertOk(cli('-q', 'prior', 'train', '--tokens', path.join(out, 't'), '-o', path.join(out, 'p'), '--steps', '2', '--width', '16', '--layers', '1', '--heads', '2', '--context', '16'));
+  const generated = cli('-q', 'generate', '--prior', path.join(out, 'p', 'prior'), '--seconds', '0.2', path.join(out, 'g.wav'));
+  assertOk(generated);
+  assert.match(generated.stdout, /10 generated\), \d+ tokens at \d+ tokens\/s/);
+  assertOneLineError(cli('-q', 'generate', '--model', modelDir, '--prior', path.join(out, 'p', 'prior'), path.join(out, 'h.wav')), /the prior models tokens of codec/);
+});
+
 test('eval of a manifest: totals, per-source totals, STOI and ESTOI, codebook usage (JSON and tables)', async () => {
   const dir = await freshDir('manifest');
   await fs.copyFile(SPEECH_WAV, path.join(dir, 'a.wav'));
