@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../src/errors.js';
-import { DEFAULT_MODEL } from '../src/paths.js';
+import { FIXTURES } from '../src/paths.js';
 import {
   bitrate,
   DEFAULT_CONFIG,
@@ -107,7 +107,7 @@ test('each impossible training setting throws a one-line VqcodecError naming it'
 });
 
 test('a config stored with training settings in its quantizer (before the split) splits into model and training', async () => {
-  const stored = JSON.parse(await fs.readFile(path.join(DEFAULT_MODEL, 'config.json'), 'utf8'));
+  const stored = JSON.parse(await fs.readFile(path.join(FIXTURES, 'legacy-model', 'config.json'), 'utf8'));
   const { config, training } = splitStoredConfig(stored);
   assert.deepEqual(Object.keys(config.quantizer).sort(), ['codebookSize', 'dim', 'numCodebooks']);
   assert.equal(training.restart, 'split');

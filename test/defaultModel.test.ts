@@ -6,6 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../src/backend.js';
@@ -65,4 +66,17 @@ test('the shipped model codes the speech fixture: valid codes, the same length b
   assert.ok(all.stoi > 0.65, `STOI ${all.stoi} at ${all.numCodebooks} codebooks`);
   assert.ok(all.correlation > 0.75, `correlation ${all.correlation} at ${all.numCodebooks} codebooks`);
   assert.ok(one.stoi < all.stoi, 'more codebooks sound closer to the input');
+});
+
+test('a model directory written before the split (training settings in config.json) loads with its old fingerprint and codes as it did', async () => {
+  // test/fixtures/legacy-model was written by the code before the split (commit 69fe935), which
+  // recorded 329e3961e88310c4; that code encoded the fixture to codes and audio with these hashes.
+  const legacy = await Codec.load(path.join(FIXTURES, 'legacy-model'));
+  assert.equal(legacy.fingerprint, '329e3961e88310c4');
+  const audio = await loadAudio(path.join(FIXTURES, 'speech.wav'), 16000);
+  const tokens = legacy.encode(audio.samples);
+  const hash = (a: Int32Array | Float32Array) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex').slice(0, 16);
+  assert.equal(hash(tokens.codes), 'c697a1882a65eada');
+  assert.equal(hash(legacy.decode(tokens)), '35803819643449f0');
+  legacy.dispose();
 });
