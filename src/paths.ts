@@ -12,7 +12,5 @@ function packageRoot(): string {
 export const PACKAGE_ROOT = packageRoot();
 /** The model shipped in the repository's models/ folder. */
 export const DEFAULT_MODEL = path.join(PACKAGE_ROOT, 'models', 'default');
-/** The prior shipped beside the default model (trained on its tokens). */
-export const DEFAULT_PRIOR = path.join(PACKAGE_ROOT, 'models', 'prior');
 /** Small audio files the tests and the demo use. */
 export const FIXTURES = path.join(PACKAGE_ROOT, 'test', 'fixtures');

@@ -4,7 +4,6 @@
  */
 import { Command, CommanderError } from 'commander';
 import { VqcodecError } from '../errors.js';
-import { DEFAULT_PRIOR } from '../paths.js';
 import { decodeCommand } from './decode.js';
 import { demoCommand } from './demo.js';
 import { encodeCommand } from './encode.js';
@@ -93,7 +92,7 @@ function program(): Command {
     .description('sample tokens from a prior (or continue a prompt) and decode them to a WAV')
     .argument('<output>')
     .option(...modelOption)
-    .option('--prior <dir>', 'a prior folder (RUN/prior of vqcodec prior train)', DEFAULT_PRIOR)
+    .requiredOption('--prior <dir>', 'a prior folder (RUN/prior of vqcodec prior train)')
     .option('--seconds <s>', 'seconds to generate (after the prompt)', '5')
     .option('--temperature <t>', 'softmax temperature (0: most likely token)', '1')
     .option('--top-k <k>', 'sample among the k most likely tokens')
