@@ -7,7 +7,6 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { readBundle, writeBundle } from '../io/bundle.js';
 import { parseJsonLines } from '../io/jsonLines.js';
 import type { NamedArrays } from '../model/params.js';
@@ -16,6 +15,7 @@ import { Adam } from '../train/adam.js';
 import { hashFraction } from '../train/data.js';
 import { learningRateAt } from '../train/options.js';
 import { Random } from '../train/random.js';
+import { RunLog } from '../train/runLog.js';
 import { delayedGrid, WindowSampler } from './data.js';
 import { savePrior, type PriorCodec } from './store.js';
 import { TokenPrior, validatePriorConfig, type PriorConfig } from './transformer.js';
@@ -108,13 +108,12 @@ function validationBits(prior: TokenPrior, grids: Int32Array[], maxWindows = 32)
 }
 
 const CHECKPOINT = 'checkpoint.bin';
-const LOG = 'log.jsonl';
 
 export async function trainPrior(options: PriorTrainOptions, resume: boolean, events: PriorEvents = {}): Promise<TokenPrior> {
   const data = await readTokenExport(options.tokens);
   let opts = options;
   const checkpointPath = path.join(options.outDir, CHECKPOINT);
-  const logPath = path.join(options.outDir, LOG);
+  const runLog = new RunLog<PriorLog>(options.outDir);
   const hasCheckpoint = await fs.stat(checkpointPath).then(() => true, () => false);
   if (resume && !hasCheckpoint) throw new VqcodecError(`nothing to resume: no ${CHECKPOINT} in ${options.outDir}`);
   if (!resume && hasCheckpoint) throw new VqcodecError(`${options.outDir} already holds a prior's training run: resume it, or choose another output folder`);
@@ -145,10 +144,9 @@ export async function trainPrior(options: PriorTrainOptions, resume: boolean, ev
     adam.restore(saved.meta.adamStep as number, saved.arrays);
     random = new Random(saved.meta.random as number);
     startStep = saved.meta.step as number;
-    const kept = parseJsonLines<PriorLog>(await fs.readFile(logPath, 'utf8').catch(() => ''), logPath).filter((e) => e.step <= startStep);
-    await writeFileAtomic(logPath, kept.map((e) => JSON.stringify(e) + '\n').join(''));
+    await runLog.truncate(startStep);
   } else {
-    await writeFileAtomic(logPath, '');
+    await runLog.create();
   }
   const sampler = new WindowSampler(trainGrids, config.numCodebooks, config.codebookSize);
   events.onStart?.({ startStep, steps: opts.steps, trainFiles: trainGrids.length, validFiles: validGrids.length, parameters: prior.params.trainableCount() });
@@ -169,14 +167,14 @@ export async function trainPrior(options: PriorTrainOptions, resume: boolean, ev
     if (step % opts.logEvery === 0 || step === opts.steps) {
       const seconds = (performance.now() - windowStart) / 1000;
       log = { type: 'train', step, bitsPerToken: window.reduce((a, b) => a + b, 0) / window.length / Math.LN2, learningRate: adam.options.learningRate, tokensPerSecond: (window.length * opts.batchSize * config.context * config.numCodebooks) / seconds };
-      await fs.appendFile(logPath, JSON.stringify(log) + '\n');
+      await runLog.append(log);
       window = [];
       windowStart = performance.now();
     }
     events.onStep?.(step, log);
     if (validGrids.length > 0 && (step % opts.validateEvery === 0 || step === opts.steps)) {
       const entry: PriorLog = { type: 'valid', step, bitsPerToken: validationBits(prior, validGrids) };
-      await fs.appendFile(logPath, JSON.stringify(entry) + '\n');
+      await runLog.append(entry);
       events.onValidate?.(entry);
     }
     if (step % opts.checkpointEvery === 0 || step === opts.steps) {

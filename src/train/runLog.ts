@@ -33,7 +33,8 @@ export interface ValidLog {
 
 export type LogEntry = StepLog | ValidLog;
 
-export class RunLog {
+/** A run's log.jsonl, for any entries that carry their step (the codec's and the prior's). */
+export class RunLog<T extends { step: number } = LogEntry> {
   readonly file: string;
 
   constructor(runDir: string) {
@@ -45,14 +46,14 @@ export class RunLog {
     await writeFileAtomic(this.file, '');
   }
 
-  async append(entry: LogEntry): Promise<void> {
+  async append(entry: T): Promise<void> {
     await fs.appendFile(this.file, JSON.stringify(entry) + '\n');
   }
 
   /** Keeps the entries up to `step` (those a resumed run would otherwise repeat are dropped). */
   async truncate(step: number): Promise<void> {
     const text = await fs.readFile(this.file, 'utf8').catch(() => '');
-    const kept = parseJsonLines<LogEntry>(text, this.file).filter((e) => e.step <= step);
+    const kept = parseJsonLines<T>(text, this.file).filter((e) => e.step <= step);
     await writeFileAtomic(this.file, kept.map((e) => JSON.stringify(e) + '\n').join(''));
   }
 }
