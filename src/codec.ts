@@ -4,6 +4,9 @@
  * and the result equals coding the whole input at once.
  */
 import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ContextModel } from './entropy/contextModel.js';
 import { chunkPlan, firstFrameRead, planChunks, readyChunks, type Chunk, type ChunkPlan } from './chunks.js';
 import { VqcodecError } from './errors.js';
 import type { Precision } from './io/bundle.js';
@@ -26,7 +29,13 @@ export interface CodingOptions {
   chunkFrames?: number;
 }
 
+/** The context model's file in a model folder (optional: without it, files are bit-packed). */
+export const CONTEXT_MODEL_FILE = 'context-model.bin';
+
 export class Codec {
+  /** Token statistics for entropy-coded files (`dir/context-model.bin`), when the model folder has them. */
+  contextModel?: ContextModel;
+
   private constructor(
     readonly model: VqVae,
     readonly fingerprint: string,
@@ -52,7 +61,31 @@ export class Codec {
   /** Loads a model directory (`dir/config.json` and `dir/weights.bin`, see io/modelStore.ts). */
   static async load(dir: string): Promise<Codec> {
     const { model, fingerprint } = await loadModel(dir);
-    return new Codec(model, fingerprint);
+    const codec = new Codec(model, fingerprint);
+    const contextPath = path.join(dir, CONTEXT_MODEL_FILE);
+    const bytes = await fs.readFile(contextPath).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      model.dispose();
+      throw new VqcodecError(`cannot read ${contextPath}: ${err.code ?? err.message}`);
+    });
+    if (bytes !== undefined) {
+      try {
+        codec.useContextModel(ContextModel.parse(bytes, contextPath));
+      } catch (err) {
+        model.dispose();
+        throw err;
+      }
+    }
+    return codec;
+  }
+
+  /** Attaches token statistics fitted on this codec's tokens (refuses another codec's). */
+  useContextModel(context: ContextModel): void {
+    if (context.codecFingerprint !== this.fingerprint) {
+      throw new VqcodecError(`the context model was fitted on tokens of codec ${context.codecFingerprint}, not this codec (${this.fingerprint})`);
+    }
+    if (context.codebookSize !== this.codebookSize) throw new VqcodecError(`the context model has ${context.codebookSize} codes per codebook; the codec has ${this.codebookSize}`);
+    this.contextModel = context;
   }
 
   /**

@@ -10,11 +10,21 @@ import { promises as fs } from 'node:fs';
 import { audioFileError, isWav } from './audio/load.js';
 import { WavFileWriter, openWavStream } from './audio/wavStream.js';
 import type { Codec, CodingOptions, TokenStreamHeader } from './codec.js';
+import type { EntropyModels, TokenCoding } from './entropy/payload.js';
 import { TokenFileReader, TokenFileWriter } from './tokens/tokenStream.js';
 
 export interface StreamOptions extends CodingOptions {
   /** Sample frames read from the WAV file at a time (default 65536). */
   blockFrames?: number;
+  /** How the token file stores its codes (default 'none': bit-packed). */
+  coding?: TokenCoding;
+  /** Models for entropy coding; the codec's context model is used unless given. */
+  models?: EntropyModels;
+}
+
+/** The codec's context model, overridden or joined by `models`. */
+export function codecModels(codec: Codec, models: EntropyModels = {}): EntropyModels {
+  return { context: codec.contextModel, ...models };
 }
 
 /** True when the file at `path` starts with a RIFF/RIFX WAVE header (reads 12 bytes). */
@@ -43,7 +53,7 @@ export async function encodeWavFile(codec: Codec, input: string, output: string,
     // The header needs the frame count first: the stream's length is known from the WAV header.
     const header = codec.tokenHeader(stream.length, options.numCodebooks);
     const codes = codec.encodeStream(stream.blocks, options);
-    writer = await TokenFileWriter.open(output, header);
+    writer = await TokenFileWriter.open(output, header, { coding: options.coding, models: codecModels(codec, options.models) });
     for await (const block of codes) await writer.write(block);
     await writer.close();
     return { header, bytes: (await fs.stat(output)).size };
@@ -58,10 +68,10 @@ export async function encodeWavFile(codec: Codec, input: string, output: string,
  * Decodes an opened token file to a 16-bit WAV file `output` of the original length,
  * streaming; the reader is closed at the end.
  */
-export async function decodeToWavFile(codec: Codec, reader: TokenFileReader, output: string, options: CodingOptions = {}): Promise<{ samples: number }> {
+export async function decodeToWavFile(codec: Codec, reader: TokenFileReader, output: string, options: CodingOptions & { models?: EntropyModels } = {}): Promise<{ samples: number }> {
   let writer: WavFileWriter | undefined;
   try {
-    const audio = codec.decodeStream(reader.header, reader.codes(), options);
+    const audio = codec.decodeStream(reader.header, reader.codes(4096, codecModels(codec, options.models)), options);
     writer = await WavFileWriter.open(output, reader.header.originalLength, codec.sampleRate);
     for await (const block of audio) await writer.write(block);
     await writer.close();

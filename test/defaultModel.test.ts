@@ -15,6 +15,7 @@ import { Codec } from '../src/codec.js';
 import { stoi } from '../src/eval/metrics.js';
 import { readBundle } from '../src/io/bundle.js';
 import { DEFAULT_MODEL, FIXTURES } from '../src/paths.js';
+import { decodeTokenFile, encodeTokenFile } from '../src/tokens/tokenFile.js';
 
 let codec: Codec;
 let speech: Float32Array;
@@ -79,4 +80,15 @@ test('a model directory written before the split (training settings in config.js
   assert.equal(hash(tokens.codes), 'c697a1882a65eada');
   assert.equal(hash(legacy.decode(tokens)), '35803819643449f0');
   legacy.dispose();
+});
+
+test('the shipped context model belongs to the shipped codec and makes its files smaller, losslessly', () => {
+  assert.ok(codec.contextModel !== undefined, 'models/default has context-model.bin');
+  assert.equal(codec.contextModel.codecFingerprint, codec.fingerprint);
+  const tokens = codec.encode(speech, { numCodebooks: 2 });
+  const models = { context: codec.contextModel };
+  const packed = encodeTokenFile(tokens);
+  const coded = encodeTokenFile(tokens, { coding: 'context', models });
+  assert.deepEqual(decodeTokenFile(coded, 'speech.vqt', models), tokens);
+  assert.ok(coded.length < packed.length * 0.95, `${coded.length} bytes against ${packed.length} bit-packed`);
 });

@@ -7,16 +7,36 @@ import fc from 'fast-check';
 import { VqcodecError } from '../src/errors.js';
 import type { Tokens } from '../src/types.js';
 import { crc32 } from '../src/tokens/crc32.js';
+import { HEADER_BYTES } from '../src/tokens/formatV1.js';
+import { TRAILER_BYTES } from '../src/tokens/tokenHeader.js';
 import {
-  HEADER_BYTES,
-  TRAILER_BYTES,
   decodeTokenFile,
-  encodeTokenFile,
+  encodeTokenFile as encodeLatest,
   formatTokenHeader,
+  inspectTokenFile,
   readTokenFile,
   tokenFileSize,
   writeTokenFile,
+  type TokenFileOptions,
 } from '../src/tokens/tokenFile.js';
+
+// Most tests run on both versions; the layout tests on the version they document.
+const VERSIONS: (1 | 2)[] = [1, 2];
+let version: 1 | 2 = 1;
+const encodeTokenFile = (tokens: Tokens, options: TokenFileOptions = {}) => encodeLatest(tokens, { version, ...options });
+/** Runs `body` once per version (tests of both layouts). */
+function bothVersions(name: string, body: () => void | Promise<void>): void {
+  for (const v of VERSIONS) {
+    test(`${name} (version ${v})`, async () => {
+      version = v;
+      try {
+        await body();
+      } finally {
+        version = 1;
+      }
+    });
+  }
+}
 
 const hexDigit = fc.constantFrom(...'0123456789abcdef'.split(''));
 const fingerprintArb = fc.array(hexDigit, { minLength: 16, maxLength: 16 }).map((d) => d.join(''));
@@ -99,24 +119,24 @@ function edited(edit: (view: DataView, bytes: Uint8Array) => void, tokens = samp
   return fixCrc(bytes);
 }
 
-test('random tokens round-trip and the file has exactly tokenFileSize bytes', () => {
+bothVersions('random tokens round-trip and the file has exactly tokenFileSize bytes', () => {
   fc.assert(
     fc.property(tokensArb, (tokens) => {
       const bytes = encodeTokenFile(tokens);
-      assert.equal(bytes.length, tokenFileSize(tokens.frames, tokens.numCodebooks, tokens.codebookSize));
+      assert.equal(bytes.length, tokenFileSize(tokens, version));
       assert.deepEqual(decodeTokenFile(bytes), tokens);
     }),
   );
 });
 
-test('decodes a view that does not start at offset 0 of its buffer (like pooled Buffers)', () => {
+bothVersions('decodes a view that does not start at offset 0 of its buffer (like pooled Buffers)', () => {
   const bytes = encodeTokenFile(sample());
   const big = new Uint8Array(bytes.length + 7);
   big.set(bytes, 3);
   assert.deepEqual(decodeTokenFile(big.subarray(3, 3 + bytes.length)), sample());
 });
 
-test('the layout matches the documented header', () => {
+test('the version-1 layout matches the documented header', () => {
   const bytes = encodeTokenFile(sample());
   const view = new DataView(bytes.buffer, bytes.byteOffset);
   assert.equal(HEADER_BYTES, 34);
@@ -132,11 +152,11 @@ test('the layout matches the documented header', () => {
   assert.equal(view.getUint32(30, true), 4000);
   // 39 codes x 10 bits = 390 bits -> 49 bytes.
   assert.equal(bytes.length, 34 + 49 + 4);
-  assert.equal(tokenFileSize(13, 3, 1000), bytes.length);
-  assert.equal(tokenFileSize(0, 1, 2), 38);
+  assert.equal(tokenFileSize(sample(), 1), bytes.length);
+  assert.equal(tokenFileSize({ ...sample(), frames: 0, numCodebooks: 1, codebookSize: 2, originalLength: 0 }, 1), 38);
 });
 
-test('every single-bit flip is rejected (header, payload and CRC)', () => {
+bothVersions('every single-bit flip is rejected (header, payload and CRC)', () => {
   const bytes = encodeTokenFile(sample());
   for (let i = 0; i < bytes.length; i++) {
     for (let b = 0; b < 8; b++) {
@@ -147,7 +167,7 @@ test('every single-bit flip is rejected (header, payload and CRC)', () => {
   }
 });
 
-test('bit flips in random token files are rejected', () => {
+bothVersions('bit flips in random token files are rejected', () => {
   fc.assert(
     fc.property(tokensArb, fc.nat(), fc.nat(7), (tokens, pos, bit) => {
       const bytes = encodeTokenFile(tokens);
@@ -157,7 +177,7 @@ test('bit flips in random token files are rejected', () => {
   );
 });
 
-test('truncation at every length is rejected', () => {
+bothVersions('truncation at every length is rejected', () => {
   const bytes = encodeTokenFile(sample());
   for (let n = 0; n < bytes.length; n++) assertRejected(bytes.subarray(0, n), `truncated to ${n} bytes`);
   const longer = new Uint8Array(bytes.length + 1);
@@ -165,21 +185,21 @@ test('truncation at every length is rejected', () => {
   assertRejected(longer, 'one trailing byte', /header implies/);
 });
 
-test('wrong magic is rejected as not a token file', () => {
+bothVersions('wrong magic is rejected as not a token file', () => {
   const bytes = encodeTokenFile(sample());
   bytes[0] = 0x52; // "RQTK"
   assertRejected(bytes, 'wrong magic', /not a vqcodec token file/);
   assertRejected(new TextEncoder().encode('RIFF....WAVEfmt '), 'a wav header', /not a vqcodec token file/);
 });
 
-test('a CRC mismatch says the file is corrupted', () => {
+bothVersions('a CRC mismatch says the file is corrupted', () => {
   const bytes = encodeTokenFile(sample());
-  bytes[HEADER_BYTES + 5]! ^= 0x10;
+  bytes[bytes.length - 10]! ^= 0x10;
   assertRejected(bytes, 'payload flip', /corrupted \(checksum mismatch\)/);
 });
 
 test('impossible header values are rejected even with a valid CRC', () => {
-  assertRejected(edited((_, b) => (b[4] = 2)), 'version 2', /version 2/);
+  assertRejected(edited((_, b) => (b[4] = 3)), 'version 3', /version 3/);
   assertRejected(edited((v) => v.setUint32(21, 1, true)), 'K = 1', /codebook size 1/);
   assertRejected(edited((v) => v.setUint32(21, 0, true)), 'K = 0', /codebook size 0/);
   assertRejected(edited((v) => v.setUint32(21, 2 ** 24 + 1, true)), 'K > 2^24', /codebook size/);
@@ -197,7 +217,7 @@ test('a code >= K is rejected even with a valid CRC', () => {
   assertRejected(edited((_, b) => (b[HEADER_BYTES] = 0b1100_0000), tokens), 'code 3 with K = 3', /code 3/);
 });
 
-test('encode validates its input', () => {
+bothVersions('encode validates its input', () => {
   const bad: [string, Partial<Tokens>][] = [
     ['codes length', { codes: new Int32Array(38) }],
     ['code >= K', { codes: new Int32Array(39).fill(1000) }],
@@ -219,7 +239,7 @@ test('encode validates its input', () => {
   }
 });
 
-test('write and read through a temp dir, leaving no temp file behind', async () => {
+bothVersions('write and read through a temp dir, leaving no temp file behind', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vqt-test-'));
   try {
     const file = path.join(dir, 'nested', 'clip.vqt');
@@ -237,7 +257,7 @@ test('write and read through a temp dir, leaving no temp file behind', async () 
   }
 });
 
-test('reading a missing or corrupted file gives a VqcodecError naming it', async () => {
+bothVersions('reading a missing or corrupted file gives a VqcodecError naming it', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vqt-test-'));
   try {
     const missing = path.join(dir, 'nope.vqt');
@@ -261,7 +281,9 @@ test('reading a missing or corrupted file gives a VqcodecError naming it', async
 });
 
 test('formatTokenHeader summarises the header', () => {
-  const text = formatTokenHeader({ ...sample(), frames: 500, codes: new Int32Array(1500), originalLength: 160000 });
+  const bytes = encodeLatest({ ...sample(), frames: 500, codes: new Int32Array(1500), originalLength: 160000 });
+  const text = formatTokenHeader(inspectTokenFile(bytes));
+  assert.match(text, /format:\s+version 2, bit-packed/);
   assert.match(text, /fingerprint:\s+0123456789abcdef/);
   assert.match(text, /sample rate:\s+16000 Hz/);
   assert.match(text, /hop:\s+320 samples/);
@@ -271,8 +293,9 @@ test('formatTokenHeader summarises the header', () => {
   assert.match(text, /codebooks:\s+3/);
   assert.match(text, /frames:\s+500/);
   assert.match(text, /duration:\s+10 s/);
-  // 500 frames x 3 codebooks x 10 bits over 10 s.
-  assert.match(text, /bitrate:\s+1500 bits\/s/);
-  const empty = formatTokenHeader({ ...sample(), frames: 0, codes: new Int32Array(0), originalLength: 0 });
+  // The whole file over 10 s: 500 frames x 3 codebooks x 10 bits, plus header and CRC.
+  assert.equal(bytes.length, 1875 + 24 + 4);
+  assert.match(text, /bitrate:\s+1522.4 bits\/s \(nominal bit-packed 1500 bits\/s\)/);
+  const empty = formatTokenHeader(inspectTokenFile(encodeLatest({ ...sample(), frames: 0, codes: new Int32Array(0), originalLength: 0 })));
   assert.match(empty, /bitrate:\s+n\/a/);
 });

@@ -1,6 +1,9 @@
 /** What several commands share: the backend flag, the default model, loading a codec. */
 import { initBackend } from '../backend.js';
 import { Codec } from '../codec.js';
+import { TOKEN_CODINGS, type EntropyModels, type TokenCoding } from '../entropy/payload.js';
+import { ExactPrior } from '../prior/exactPrior.js';
+import { checkPriorCodec, loadPrior } from '../prior/store.js';
 import { VqcodecError } from '../errors.js';
 import { note } from './ui.js';
 
@@ -58,4 +61,28 @@ export function numberOption(name: string, value: string | undefined): number | 
 /** Parses '1,2,4,8' into integers. */
 export function intListOption(name: string, value: string | undefined): number[] | undefined {
   return value?.split(',').map((v) => intOption(name, v)!);
+}
+
+/**
+ * --entropy and --prior of encode: 'context' is the default when the model folder has a
+ * context model (it makes files smaller at no cost in quality), 'none' otherwise.
+ */
+export async function entropyOptions(codec: Codec, options: { entropy?: string; prior?: string }): Promise<{ coding: TokenCoding; models: EntropyModels }> {
+  const coding = (options.entropy ?? (codec.contextModel !== undefined ? 'context' : 'none')) as TokenCoding;
+  if (!TOKEN_CODINGS.includes(coding)) throw new VqcodecError(`--entropy must be one of ${TOKEN_CODINGS.join(', ')} (got '${options.entropy}')`);
+  if (coding !== 'none' && codec.contextModel === undefined) throw new VqcodecError(`--entropy ${coding} needs a context model: this model folder has no context-model.bin`);
+  if (coding === 'prior' && options.prior === undefined) throw new VqcodecError('--entropy prior needs --prior DIR');
+  if (coding !== 'prior' && options.prior !== undefined) throw new VqcodecError('--prior is used with --entropy prior only');
+  return { coding, models: coding === 'prior' ? await priorModels(options.prior!, codec) : {} };
+}
+
+/** The prior in `dir` as an entropy model for this codec's tokens. */
+export async function priorModels(dir: string, codec: Codec): Promise<EntropyModels> {
+  const { prior, codec: trainedOn, fingerprint } = await loadPrior(dir);
+  try {
+    checkPriorCodec(trainedOn, codec.fingerprint);
+    return { prior: { predictor: ExactPrior.fromPrior(prior), fingerprint } };
+  } finally {
+    prior.dispose();
+  }
 }

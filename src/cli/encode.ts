@@ -2,11 +2,13 @@ import { promises as fs } from 'node:fs';
 import { loadAudio } from '../audio/load.js';
 import { encodeWavFile, isWavFile } from '../streamFiles.js';
 import { writeTokenFile } from '../tokens/tokenFile.js';
-import { codebooksOption, loadCodec, type GlobalOptions } from './common.js';
+import { codebooksOption, entropyOptions, loadCodec, type GlobalOptions } from './common.js';
 import { kbps, note } from './ui.js';
 
 export interface EncodeOptions extends GlobalOptions {
   codebooks?: string;
+  entropy?: string;
+  prior?: string;
 }
 
 /**
@@ -17,17 +19,18 @@ export interface EncodeOptions extends GlobalOptions {
 export async function encodeCommand(input: string, output: string, options: EncodeOptions): Promise<void> {
   const codec = await loadCodec(options);
   const numCodebooks = codebooksOption(options.codebooks, codec.numCodebooks, 'this model');
+  const { coding, models } = await entropyOptions(codec, options);
   const started = performance.now();
   let frames: number;
   let n: number;
   let length: number;
   if (await isWavFile(input)) {
-    const { header } = await encodeWavFile(codec, input, output, { numCodebooks });
+    const { header } = await encodeWavFile(codec, input, output, { numCodebooks, coding, models });
     ({ frames, numCodebooks: n, originalLength: length } = header);
   } else {
     const audio = await loadAudio(input, codec.sampleRate);
     const tokens = codec.encode(audio.samples, { numCodebooks });
-    await writeTokenFile(output, tokens);
+    await writeTokenFile(output, tokens, { coding, models });
     ({ frames, numCodebooks: n, originalLength: length } = tokens);
   }
   const seconds = (performance.now() - started) / 1000;

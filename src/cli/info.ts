@@ -1,6 +1,6 @@
-import { formatTokenHeader, readTokenFile } from '../tokens/tokenFile.js';
+import { formatTokenHeader, readTokenFileInfo } from '../tokens/tokenFile.js';
 
-/** vqcodec info file.vqt — needs no model and no backend. */
+/** vqcodec info file.vqt — needs no model and no backend (entropy-coded files too: the header says it all). */
 export async function infoCommand(input: string): Promise<void> {
-  console.log(formatTokenHeader(await readTokenFile(input)));
+  console.log(formatTokenHeader(await readTokenFileInfo(input)));
 }

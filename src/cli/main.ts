@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { VqcodecError } from '../errors.js';
 import { decodeCommand } from './decode.js';
 import { demoCommand } from './demo.js';
+import { entropyFitCommand, entropyMeasureCommand } from './entropy.js';
 import { encodeCommand } from './encode.js';
 import { evalCommand } from './eval.js';
 import { MAX_PICTURE_FILES } from './pictures.js';
@@ -38,6 +39,8 @@ function program(): Command {
     .argument('<output>')
     .option(...modelOption)
     .option('-n, --codebooks <n>', 'use the first n codebooks only (lower bitrate)')
+    .option('--entropy <coding>', 'none (bit-packed) | context (range-coded under the model folder\'s context model; the default when it has one) | prior (range-coded under --prior)')
+    .option('--prior <dir>', 'the prior to code with (--entropy prior); decoding needs the same one')
     .action((input, output, o) => encodeCommand(input, output, { ...globals(), ...o }));
   p.command('decode')
     .description('.vqt token file → WAV of the original length')
@@ -45,6 +48,7 @@ function program(): Command {
     .argument('<output>')
     .option(...modelOption)
     .option('-n, --codebooks <n>', 'decode from the first n codebooks only')
+    .option('--prior <dir>', 'the prior a file was entropy-coded with (encode --entropy prior)')
     .action((input, output, o) => decodeCommand(input, output, { ...globals(), ...o }));
   p.command('info').description('print a .vqt file header').argument('<input>').action((input) => infoCommand(input));
   p.command('eval')
@@ -70,6 +74,25 @@ function program(): Command {
     .option('--format <format>', 'npy (int16, or int32 when K > 32768) or jsonl', 'npy')
     .option('--shard <k/n>', 'export every n-th file from the k-th (0-based), for n independent jobs')
     .action((inputs, o) => tokensCommand(inputs, { ...globals(), ...o }));
+  const entropy = p.command('entropy').description('entropy coding of token files: fit the context model, measure what each coding saves');
+  entropy
+    .command('fit')
+    .description('fit a context model on a token export (vqcodec tokens); the codec uses it as context-model.bin in its model folder')
+    .requiredOption('--tokens <dir>', 'a vqcodec tokens output folder (the train split)')
+    .requiredOption('-o, --out <file>', 'where to write it, e.g. models/default/context-model.bin')
+    .option('--context-codebooks <n>', 'codebooks that get context tables (the rest: unigram)', String(2))
+    .option('--alpha <n>', 'smoothing of each table towards the unigram, in counts', String(100))
+    .action((o) => entropyFitCommand({ ...globals(), ...o }));
+  entropy
+    .command('measure')
+    .description('bits per code of each codebook under each coding, and the real files at n codebooks, on a token export')
+    .requiredOption('--tokens <dir>', 'a vqcodec tokens output folder (e.g. the test split)')
+    .option(...modelOption)
+    .option('--prior <dir>', 'also measure coding under this prior')
+    .option('-n, --codebooks <n>', 'codebooks of the files measured (default 2)')
+    .option('--limit <n>', 'measure n files spread evenly over the export')
+    .option('--json', 'print JSON instead of tables')
+    .action((o) => entropyMeasureCommand({ ...globals(), ...o }));
   const prior = p.command('prior').description('the token prior: an autoregressive Transformer over a codec\'s tokens');
   prior
     .command('train')

@@ -88,7 +88,7 @@ export async function generateCommand(output: string, options: GenerateCommandOp
   checkPriorCodec(trainedOn, codec.fingerprint);
   let prompt: Int32Array | undefined;
   if (options.prompt !== undefined) {
-    const tokens = options.prompt.endsWith('.vqt') ? await readTokenFile(options.prompt) : codec.encode((await loadAudio(options.prompt, codec.sampleRate)).samples, { numCodebooks: Q });
+    const tokens = options.prompt.endsWith('.vqt') ? await readTokenFile(options.prompt, { context: codec.contextModel }) : codec.encode((await loadAudio(options.prompt, codec.sampleRate)).samples, { numCodebooks: Q });
     checkPriorCodec(trainedOn, tokens.modelFingerprint);
     if (tokens.numCodebooks < Q) throw new VqcodecError(`the prompt has ${tokens.numCodebooks} codebooks; the prior needs ${Q}`);
     prompt = new Int32Array(tokens.frames * Q);

@@ -37,8 +37,10 @@ export interface ClipResult {
 
 /** Codes one clip through a token file's bytes and back, and measures it. */
 export function evaluateClip(codec: Codec, samples: Float32Array, name: string, numCodebooks = codec.numCodebooks): ClipResult {
-  const tokenBytes = encodeTokenFile(codec.encode(samples, { numCodebooks }));
-  const tokens = decodeTokenFile(tokenBytes, name);
+  // Bits are counted from the file `vqcodec encode` writes: entropy-coded when the codec has a context model.
+  const models = { context: codec.contextModel };
+  const tokenBytes = encodeTokenFile(codec.encode(samples, { numCodebooks }), { coding: codec.contextModel !== undefined ? 'context' : 'none', models });
+  const tokens = decodeTokenFile(tokenBytes, name, models);
   const decoded = codec.decode(tokens);
   return {
     report: measure(name, samples, decoded, tokenBytes.length, codec.sampleRate, numCodebooks),

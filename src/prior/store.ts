@@ -2,6 +2,7 @@
  * A prior's directory: prior.json (its config and the codec whose tokens it models) and
  * weights.bin. A prior refuses tokens of another codec, naming both fingerprints.
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
@@ -30,7 +31,11 @@ export async function savePrior(dir: string, prior: TokenPrior, codec: PriorCode
   await writeBundle(path.join(dir, 'weights.bin'), { meta: { format: 'vqcodec-prior-weights', version: 1 }, arrays: prior.params.snapshot() }, precision);
 }
 
-export async function loadPrior(dir: string): Promise<{ prior: TokenPrior; codec: PriorCodec }> {
+/**
+ * Loads a prior directory. Its fingerprint (16 hex digits of a SHA-256 over prior.json and
+ * weights.bin) names it in token files coded with it.
+ */
+export async function loadPrior(dir: string): Promise<{ prior: TokenPrior; codec: PriorCodec; fingerprint: string }> {
   const jsonPath = path.join(dir, 'prior.json');
   const text = await fs.readFile(jsonPath, 'utf8').catch(() => {
     throw new VqcodecError(`no prior at ${dir} (expected prior.json and weights.bin)`);
@@ -46,6 +51,7 @@ export async function loadPrior(dir: string): Promise<{ prior: TokenPrior; codec
   validatePriorConfig(file.config);
   const weights = path.join(dir, 'weights.bin');
   const bundle = await readBundle(weights);
+  const fingerprint = createHash('sha256').update(text).update(await fs.readFile(weights)).digest('hex').slice(0, 16);
   const prior = new TokenPrior(file.config);
   try {
     prior.params.restore(bundle.arrays, weights);
@@ -53,7 +59,7 @@ export async function loadPrior(dir: string): Promise<{ prior: TokenPrior; codec
     prior.dispose();
     throw new VqcodecError((err as Error).message);
   }
-  return { prior, codec: file.codec };
+  return { prior, codec: file.codec, fingerprint };
 }
 
 /** Throws unless the prior models this codec's tokens. */

@@ -8,9 +8,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
 import { readBundle, writeBundle } from '../io/bundle.js';
-import { parseJsonLines } from '../io/jsonLines.js';
 import type { NamedArrays } from '../model/params.js';
-import { codesFromLine, codesFromNpy, readIndex, type IndexEntry, type TokenLine } from '../tokens/export.js';
+import { readTokenExport } from '../tokens/export.js';
 import { Adam } from '../train/adam.js';
 import { hashFraction } from '../train/data.js';
 import { learningRateAt } from '../train/options.js';
@@ -66,27 +65,6 @@ export interface PriorEvents {
   onStart?(info: { startStep: number; steps: number; trainFiles: number; validFiles: number; parameters: number }): void;
   onStep?(step: number, log?: PriorLog): void;
   onValidate?(log: PriorLog): void;
-}
-
-/** Every exported file's codes, with the codec they came from. */
-async function readTokenExport(dir: string): Promise<{ entries: IndexEntry[]; codes: Int32Array[]; codebooks: number[]; codec: PriorCodec; codebookSize: number }> {
-  const entries = await readIndex(dir);
-  if (entries.length === 0) throw new VqcodecError(`no token index in ${dir} (make one with vqcodec tokens)`);
-  const first = entries[0];
-  const other = entries.find((e) => e.fingerprint !== first.fingerprint);
-  if (other) throw new VqcodecError(`${dir} mixes tokens of codecs ${first.fingerprint} and ${other.fingerprint}`);
-  const lines = new Map<string, TokenLine>();
-  for (const file of new Set(entries.filter((e) => e.output.endsWith('.jsonl')).map((e) => e.output))) {
-    for (const line of parseJsonLines<TokenLine>(await fs.readFile(path.join(dir, file), 'utf8'), file)) lines.set(line.id, line);
-  }
-  const codes: Int32Array[] = [];
-  const codebooks: number[] = [];
-  for (const e of entries) {
-    const read = e.output.endsWith('.npy') ? codesFromNpy(await fs.readFile(path.join(dir, e.output)), e.output) : codesFromLine(lines.get(e.id) ?? { id: e.id, frames: 0, codes: [] });
-    codes.push(read.codes);
-    codebooks.push(read.numCodebooks);
-  }
-  return { entries, codes, codebooks, codec: { fingerprint: first.fingerprint, frameRate: first.frameRate, sampleRate: first.sampleRate }, codebookSize: first.codebookSize };
 }
 
 /** Mean bits per token over consecutive windows of the held-out grids (the same windows every time). */

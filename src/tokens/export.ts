@@ -11,7 +11,7 @@ import { loadAudio } from '../audio/load.js';
 import type { Codec } from '../codec.js';
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readJsonLines } from '../io/jsonLines.js';
+import { parseJsonLines, readJsonLines } from '../io/jsonLines.js';
 import type { Tokens } from '../types.js';
 import { codebookStreams, frameMajor } from './delayPattern.js';
 import { decodeNpy, encodeNpy } from './npy.js';
@@ -192,3 +192,35 @@ export async function exportTokens(codec: Codec, files: string[], options: Token
   }
   return { written, skipped };
 }
+
+/** A token export read back: each file's index line and frame-major codes. */
+export interface TokenExport {
+  entries: IndexEntry[];
+  codes: Int32Array[];
+  /** Codebooks of each file. */
+  codebooks: number[];
+  codec: { fingerprint: string; frameRate: number; sampleRate: number };
+  codebookSize: number;
+}
+
+/** Every exported file's codes, with the codec they came from. */
+export async function readTokenExport(dir: string): Promise<TokenExport> {
+  const entries = await readIndex(dir);
+  if (entries.length === 0) throw new VqcodecError(`no token index in ${dir} (make one with vqcodec tokens)`);
+  const first = entries[0];
+  const other = entries.find((e) => e.fingerprint !== first.fingerprint);
+  if (other) throw new VqcodecError(`${dir} mixes tokens of codecs ${first.fingerprint} and ${other.fingerprint}`);
+  const lines = new Map<string, TokenLine>();
+  for (const file of new Set(entries.filter((e) => e.output.endsWith('.jsonl')).map((e) => e.output))) {
+    for (const line of parseJsonLines<TokenLine>(await fs.readFile(path.join(dir, file), 'utf8'), file)) lines.set(line.id, line);
+  }
+  const codes: Int32Array[] = [];
+  const codebooks: number[] = [];
+  for (const e of entries) {
+    const read = e.output.endsWith('.npy') ? codesFromNpy(await fs.readFile(path.join(dir, e.output)), e.output) : codesFromLine(lines.get(e.id) ?? { id: e.id, frames: 0, codes: [] });
+    codes.push(read.codes);
+    codebooks.push(read.numCodebooks);
+  }
+  return { entries, codes, codebooks, codec: { fingerprint: first.fingerprint, frameRate: first.frameRate, sampleRate: first.sampleRate }, codebookSize: first.codebookSize };
+}
+

@@ -2,30 +2,24 @@
  * `.vqt` token files written and read block by block, byte-identical to tokenFile.ts's
  * one-shot encodeTokenFile / decodeTokenFile (same layout, same checks, same messages).
  *
- * The writer needs the header (so the frame count) up front: the file's size follows from it.
- * It packs codes MSB-first continuing across blocks, keeps the CRC-32 running, writes to a
- * temporary file and renames it over the target at `close()`; any failure removes the
- * temporary file. The reader checks the whole file (layout, CRC, header, every code) before
- * handing out the first code, so a bad file fails exactly as readTokenFile would.
+ * The writer needs the header (so the frame count) up front. It codes blocks as they come
+ * (bit-packed codes continue MSB-first across blocks; a range coder keeps its state), keeps
+ * the CRC-32 running, writes to a temporary file and renames it over the target at `close()`;
+ * any failure removes the temporary file. The reader checks the whole file (layout, CRC,
+ * header, every bit-packed code) before handing out the first code, so a bad file fails
+ * exactly as readTokenFile would. Bit-packed files stream in both directions; an
+ * entropy-coded payload (about 1 kbit/s) is held in memory and decoded block by block.
  */
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { VqcodecError, check } from '../errors.js';
 import { AtomicFileWriter } from '../io/atomicWriter.js';
-import { BitPacker, BitUnpacker, bitsPerCode } from './bitpack.js';
+import { checkModelsFor, payloadCoding, payloadDecoder, payloadEncoder, type EntropyModels, type PayloadCoding, type PayloadEncoder, type TokenCoding } from '../entropy/payload.js';
+import { BitUnpacker, bitsPerCode, packedByteLength } from './bitpack.js';
 import { Crc32 } from './crc32.js';
-import {
-  HEADER_BYTES,
-  TRAILER_BYTES,
-  badTokenFileCode,
-  checkCodes,
-  checkTokenFileCrc,
-  checkTokenFileLayout,
-  encodeTokenHeader,
-  parseTokenHeader,
-  tokenFileSize,
-  type TokenHeader,
-} from './tokenFile.js';
+import { encodeHeaderV2, packedFileSizeV2 } from './formatV2.js';
+import { checkTokenFileInfo, checkTokenFileLayout } from './tokenFile.js';
+import { TRAILER_BYTES, badTokenFileCode, checkCodes, type TokenHeader } from './tokenHeader.js';
 
 
 /**
@@ -36,20 +30,23 @@ import {
  */
 export class TokenFileWriter {
   private readonly crc = new Crc32();
-  private readonly packer: BitPacker;
   private framesWritten = 0;
 
   private constructor(
     readonly header: TokenHeader,
+    readonly coding: PayloadCoding,
+    private readonly encoder: PayloadEncoder,
     private readonly file: AtomicFileWriter,
-  ) {
-    this.packer = new BitPacker(bitsPerCode(header.codebookSize));
-  }
+  ) {}
 
-  static async open(path: string, header: TokenHeader): Promise<TokenFileWriter> {
-    const head = encodeTokenHeader(header); // validates before any file is made
+  /** Writes version 2; `coding` (default 'none') may need `models`. */
+  static async open(path: string, header: TokenHeader, options: { coding?: TokenCoding; models?: EntropyModels } = {}): Promise<TokenFileWriter> {
+    const models = options.models ?? {};
+    const coding = payloadCoding(options.coding ?? 'none', header, models);
+    const head = encodeHeaderV2(header, coding); // validates before any file is made
+    const encoder = payloadEncoder(coding, header, models);
     const file = await AtomicFileWriter.open(path);
-    const writer = new TokenFileWriter({ ...header }, file);
+    const writer = new TokenFileWriter({ ...header }, coding, encoder, file);
     await writer.append(head);
     return writer;
   }
@@ -67,7 +64,7 @@ export class TokenFileWriter {
       const n = codes.length / numCodebooks;
       check(this.framesWritten + n <= frames, `token writer: more than the ${frames} frames announced in the header`);
       checkCodes(codes, this.framesWritten, numCodebooks, codebookSize);
-      await this.append(this.packer.push(codes));
+      await this.append(this.encoder.push(codes));
       this.framesWritten += n;
     } catch (err) {
       await this.abort();
@@ -78,13 +75,13 @@ export class TokenFileWriter {
   /** Pads the last byte, appends the CRC and renames the file into place. */
   async close(): Promise<void> {
     try {
-      const { frames, numCodebooks, codebookSize } = this.header;
+      const { frames } = this.header;
       check(this.framesWritten === frames, `token writer: ${this.framesWritten} frames written, but the header announces ${frames}`);
-      await this.append(this.packer.finish());
+      await this.append(this.encoder.finish());
       const trailer = new Uint8Array(TRAILER_BYTES);
       new DataView(trailer.buffer).setUint32(0, this.crc.value, true);
       await this.file.write(trailer);
-      check(this.file.length === tokenFileSize(frames, numCodebooks, codebookSize), 'token writer: wrong file size');
+      if (this.coding.coding === 'none') check(this.file.length === packedFileSizeV2(this.header), 'token writer: wrong file size');
       await this.file.commit();
     } catch (err) {
       await this.abort();
@@ -107,14 +104,19 @@ export class TokenFileWriter {
 const READ_BYTES = 1 << 16;
 
 /**
- * Reads a `.vqt` file in blocks of frames. `open` checks it entirely, in readTokenFile's
- * order and with its messages: magic, size, version, CRC, header fields, then every code.
+ * Reads a `.vqt` file (either version) in blocks of frames. `open` checks it entirely, in
+ * readTokenFile's order and with its messages: magic, size, version, CRC, header fields, then
+ * every bit-packed code.
  */
 export class TokenFileReader {
   private constructor(
     readonly path: string,
     readonly header: TokenHeader,
+    readonly coding: PayloadCoding,
+    private readonly payloadOffset: number,
     private readonly handle: FileHandle,
+    /** An entropy-coded payload, read whole. */
+    private readonly payload?: Uint8Array,
   ) {}
 
   static async open(path: string, name = path): Promise<TokenFileReader> {
@@ -128,17 +130,22 @@ export class TokenFileReader {
       const { size } = await handle.stat().catch((err) => {
         throw readError(path, err);
       });
-      const headLength = Math.min(size, HEADER_BYTES);
-      const head = new Uint8Array(headLength);
+      const head = new Uint8Array(Math.min(size, 64));
       await readFully(handle, head, 0, path);
-      const { codebookSize, numCodebooks, frames, sizeKnown } = checkTokenFileLayout(head, size, name);
-      // One pass for the CRC and the codes, then the header and code checks in decodeTokenFile's order.
+      const layout = checkTokenFileLayout(head, size, name);
+      const packed = layout.parsed === undefined || layout.parsed.coding.coding === 'none';
+      const codebookSize = layout.parsed?.header.codebookSize ?? new DataView(head.buffer).getUint32(21, true);
+      const numCodebooks = layout.parsed?.header.numCodebooks ?? head[25]!;
+      const frames = layout.parsed?.header.frames ?? new DataView(head.buffer).getUint32(26, true);
+      // One pass for the CRC and (bit-packed) the codes, then the header and code checks in decodeTokenFile's order.
       const crc = new Crc32();
       const crcAt = size - TRAILER_BYTES;
       const buf = new Uint8Array(READ_BYTES);
       // When K is out of range the size was not checked: the CRC or header check fails instead.
-      const unpacker = sizeKnown ? new BitUnpacker(bitsPerCode(codebookSize)) : undefined;
+      const sizeKnown = codebookSize >= 2 && codebookSize <= 2 ** 24;
+      const unpacker = packed && sizeKnown ? new BitUnpacker(bitsPerCode(codebookSize)) : undefined;
       const wanted = sizeKnown ? frames * numCodebooks : 0;
+      const payload = packed ? undefined : new Uint8Array(crcAt - layout.payloadOffset);
       let seen = 0;
       let bad: { code: number; index: number } | undefined;
       for (let pos = 0; pos < crcAt; pos += READ_BYTES) {
@@ -146,9 +153,11 @@ export class TokenFileReader {
         const chunk = buf.subarray(0, n);
         await readFully(handle, chunk, pos, path);
         crc.update(chunk);
+        const body = pos >= layout.payloadOffset ? chunk : chunk.subarray(Math.min(n, layout.payloadOffset - pos));
+        const bodyAt = Math.max(pos, layout.payloadOffset) - layout.payloadOffset;
+        if (payload !== undefined) payload.set(body, bodyAt);
         if (unpacker !== undefined && bad === undefined) {
-          const payload = pos >= HEADER_BYTES ? chunk : chunk.subarray(Math.min(n, HEADER_BYTES - pos));
-          const codes = unpacker.push(payload, wanted - seen);
+          const codes = unpacker.push(body, wanted - seen);
           for (let i = 0; i < codes.length; i++) {
             if (codes[i]! >= codebookSize) {
               bad = { code: codes[i]!, index: seen + i };
@@ -160,28 +169,36 @@ export class TokenFileReader {
       }
       const trailer = new Uint8Array(TRAILER_BYTES);
       await readFully(handle, trailer, crcAt, path);
-      checkTokenFileCrc(crc.value, trailer, name);
-      const header = parseTokenHeader(head, name);
-      if (bad !== undefined) throw badTokenFileCode(name, bad.code, Math.floor(bad.index / header.numCodebooks), header.codebookSize);
-      return new TokenFileReader(path, header, handle);
+      const info = checkTokenFileInfo(layout, crc.value, trailer, name);
+      if (bad !== undefined) throw badTokenFileCode(name, bad.code, Math.floor(bad.index / info.header.numCodebooks), info.header.codebookSize);
+      return new TokenFileReader(path, info.header, info.coding, info.payloadOffset, handle, payload);
     } catch (err) {
       await handle.close().catch(() => undefined);
       throw err;
     }
   }
 
-  /** The codes in blocks of at most `framesPerBlock` whole frames (frame-major). */
-  async *codes(framesPerBlock = 4096): AsyncGenerator<Int32Array> {
+  /**
+   * The codes in blocks of at most `framesPerBlock` whole frames (frame-major). An
+   * entropy-coded file needs the models its header names (checked before the first block).
+   */
+  async *codes(framesPerBlock = 4096, models: EntropyModels = {}): AsyncGenerator<Int32Array> {
     check(Number.isInteger(framesPerBlock) && framesPerBlock > 0, `frames per block must be a positive integer (got ${framesPerBlock})`);
     const { frames, numCodebooks, codebookSize } = this.header;
+    if (this.payload !== undefined) {
+      checkModelsFor(this.coding, this.header, models, this.path);
+      const decoder = payloadDecoder(this.coding, this.header, models, this.payload);
+      for (let done = 0; done < frames; done += framesPerBlock) yield decoder.next(framesPerBlock);
+      return;
+    }
     const unpacker = new BitUnpacker(bitsPerCode(codebookSize));
     const total = frames * numCodebooks;
     const perBlock = framesPerBlock * numCodebooks;
-    const end = tokenFileSize(frames, numCodebooks, codebookSize) - TRAILER_BYTES;
+    const end = this.payloadOffset + packedByteLength(total, bitsPerCode(codebookSize));
     const buf = new Uint8Array(READ_BYTES);
     let pending: Int32Array = new Int32Array(0);
     let done = 0;
-    for (let pos = HEADER_BYTES; pos < end && done < total; pos += READ_BYTES) {
+    for (let pos = this.payloadOffset; pos < end && done < total; pos += READ_BYTES) {
       const n = Math.min(READ_BYTES, end - pos);
       await readFully(this.handle, buf.subarray(0, n), pos, this.path);
       const fresh = unpacker.push(buf.subarray(0, n), total - done - pending.length);

@@ -1,0 +1,112 @@
+/**
+ * Version 2 of the `.vqt` layout: a compact header (varints where version 1 spent fixed
+ * 32-bit fields) and a payload either bit-packed or range-coded (src/entropy/payload.ts).
+ *
+ *   field                 bytes
+ *   magic "VQTK"          4
+ *   version (2)           1
+ *   coding                1      0 bit-packed, 1 context model, 2 prior (+ context model)
+ *   model fingerprint     8
+ *   sample rate, Hz       varint
+ *   hop, samples/frame    varint
+ *   codebook size K       varint (2..2^24)
+ *   codebooks Q           1      (1..255)
+ *   frames F              varint (< 2^32)
+ *   padding               varint F·hop − original length (< hop)
+ *   context model id      4      coding 1 and 2: ContextModel.id (u32)
+ *   prior fingerprint     8      coding 2
+ *   payload               bit-packed: ceil(F·Q·ceil(log2 K)/8) bytes; range-coded: the rest
+ *   CRC-32                4      of every byte before it
+ *
+ * Varints are unsigned LEB128 (src/io/bytes.ts); u32s little-endian. For 1 s of the shipped
+ * model's codes the header is 20 bytes, where version 1's is 34.
+ */
+import { check } from '../errors.js';
+import { ByteReader, ByteWriter } from '../io/bytes.js';
+import { MAX_SYMBOLS_PER_BIT } from '../entropy/rangeCoder.js';
+import { TOKEN_CODINGS, type PayloadCoding } from '../entropy/payload.js';
+import { MAX_BITS, bitsPerCode, packedByteLength } from './bitpack.js';
+import { MAGIC, TRAILER_BYTES, checkTokenHeader, fingerprintBytes, fingerprintHex, type TokenHeader } from './tokenHeader.js';
+
+export const VERSION_2 = 2;
+/** No version-2 header is longer (every varint at its widest). */
+export const MAX_HEADER_BYTES_V2 = 4 + 1 + 1 + 8 + 5 + 5 + 4 + 1 + 5 + 5 + 4 + 8;
+
+export function encodeHeaderV2(header: TokenHeader, coding: PayloadCoding): Uint8Array {
+  checkTokenHeader(header);
+  const w = new ByteWriter();
+  w.raw(Uint8Array.from(MAGIC)).u8(VERSION_2).u8(TOKEN_CODINGS.indexOf(coding.coding)).raw(fingerprintBytes(header.modelFingerprint));
+  w.varint(header.sampleRate).varint(header.hop).varint(header.codebookSize).u8(header.numCodebooks);
+  w.varint(header.frames).varint(header.frames * header.hop - header.originalLength);
+  if (coding.coding !== 'none') w.u32(coding.contextModelId!);
+  if (coding.coding === 'prior') w.raw(fingerprintBytes(coding.priorFingerprint!));
+  return w.finish();
+}
+
+export interface ParsedHeaderV2 {
+  header: TokenHeader;
+  coding: PayloadCoding;
+  /** Where the payload starts. */
+  payloadOffset: number;
+}
+
+/**
+ * Reads a version-2 header from the file's first bytes (`head`, at most MAX_HEADER_BYTES_V2
+ * of them), structurally only: field ranges are checked after the CRC (validateHeaderV2).
+ */
+export function parseHeaderV2(head: Uint8Array, name: string): ParsedHeaderV2 {
+  const r = new ByteReader(head, name);
+  r.raw(MAGIC.length + 1);
+  const codingIndex = r.u8();
+  check(codingIndex < TOKEN_CODINGS.length, `${name} has an invalid header: unknown coding ${codingIndex}`);
+  const modelFingerprint = fingerprintHex(r.raw(8));
+  const sampleRate = r.varint(5);
+  const hop = r.varint(5);
+  const codebookSize = r.varint(4);
+  const numCodebooks = r.u8();
+  const frames = r.varint(5);
+  const padding = r.varint(5);
+  const coding: PayloadCoding = { coding: TOKEN_CODINGS[codingIndex]! };
+  if (coding.coding !== 'none') coding.contextModelId = r.u32();
+  if (coding.coding === 'prior') coding.priorFingerprint = fingerprintHex(r.raw(8));
+  const header: TokenHeader = { frames, numCodebooks, codebookSize, hop, sampleRate, originalLength: frames * hop - padding, modelFingerprint };
+  return { header, coding, payloadOffset: r.pos };
+}
+
+/**
+ * The size checks made before the CRC: a bit-packed file's exact size, and for a range-coded
+ * one that its payload can hold the codes the header claims (each costs at least 1/45 bit),
+ * so that no reader allocates for codes the file cannot contain.
+ */
+export function checkSizeV2(parsed: ParsedHeaderV2, fileLength: number, name: string): void {
+  const { frames, numCodebooks, codebookSize } = parsed.header;
+  check(codebookSize >= 2 && codebookSize <= 2 ** MAX_BITS, `${name} has an invalid header: codebook size ${codebookSize} is outside 2..${2 ** MAX_BITS}`);
+  const payload = fileLength - parsed.payloadOffset - TRAILER_BYTES;
+  check(payload >= 0, `${name} is truncated`);
+  if (parsed.coding.coding === 'none') {
+    const expected = parsed.payloadOffset + packedByteLength(frames * numCodebooks, bitsPerCode(codebookSize)) + TRAILER_BYTES;
+    check(fileLength === expected, `${name} is truncated or corrupted: its header implies ${expected} bytes but it has ${fileLength}`);
+  } else {
+    // The range coder's last bytes may be dropped zeros: allow 8 bytes of slack.
+    check(
+      frames * numCodebooks <= MAX_SYMBOLS_PER_BIT * 8 * (payload + 8),
+      `${name} is truncated or corrupted: ${payload} bytes cannot hold ${frames} frames of ${numCodebooks} codes`,
+    );
+  }
+}
+
+/** Field checks after the CRC, with the messages of version 1. */
+export function validateHeaderV2(parsed: ParsedHeaderV2, name: string): void {
+  const { header } = parsed;
+  const bad = (what: string) => `${name} has an invalid header: ${what}`;
+  check(header.numCodebooks >= 1, bad('0 codebooks'));
+  check(header.sampleRate > 0 && header.sampleRate <= 0xffffffff, bad(`sample rate ${header.sampleRate}`));
+  check(header.hop > 0 && header.hop <= 0xffffffff, bad(`hop ${header.hop}`));
+  check(header.frames <= 0xffffffff, bad(`${header.frames} frames`));
+  check(header.originalLength >= 0, bad(`padding exceeds ${header.frames} frames x hop ${header.hop}`));
+}
+
+/** Size of a bit-packed version-2 file with this header. */
+export function packedFileSizeV2(header: TokenHeader): number {
+  return encodeHeaderV2(header, { coding: 'none' }).length + packedByteLength(header.frames * header.numCodebooks, bitsPerCode(header.codebookSize)) + TRAILER_BYTES;
+}
