@@ -19,7 +19,7 @@
  *   CRC-32                4      of every byte before it
  *
  * Varints are unsigned LEB128 (src/io/bytes.ts); u32s little-endian. For 1 s of the shipped
- * model's codes the header is 20 bytes, where version 1's is 34.
+ * model's codes the header is 23 bytes (27 with the context model's id), where version 1's is 34.
  */
 import { check } from '../errors.js';
 import { ByteReader, ByteWriter } from '../io/bytes.js';
