@@ -12,6 +12,7 @@ import { evalCommand } from './eval.js';
 import { MAX_PICTURE_FILES } from './pictures.js';
 import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
+import { playCommand } from './play.js';
 import { plotCommand } from './plot.js';
 import { generateCommand, priorTrainCommand } from './prior.js';
 import { tokensCommand } from './tokens.js';
@@ -50,6 +51,14 @@ function program(): Command {
     .option('-n, --codebooks <n>', 'decode from the first n codebooks only')
     .option('--prior <dir>', 'the prior a file was entropy-coded with (encode --entropy prior)')
     .action((input, output, o) => decodeCommand(input, output, { ...globals(), ...o }));
+  p.command('play')
+    .description('play audio or a .vqt through the sound card; --compare plays the original, then each bitrate')
+    .argument('<input>', 'an audio file or a .vqt token file')
+    .option(...modelOption)
+    .option('-n, --codebooks <n>', 'play the audio as coded with n codebooks (or the first n of a .vqt)')
+    .option('--compare', 'play the original (for audio files) and then 1, 2, 4 … codebooks in turn, saying which is playing')
+    .option('--prior <dir>', 'the prior a .vqt was entropy-coded with')
+    .action((input, o) => playCommand(input, { ...globals(), ...o }));
   p.command('info').description('print a .vqt file header').argument('<input>').action((input) => infoCommand(input));
   p.command('eval')
     .description('encode → decode audio files or folders and report bitrate, SI-SDR, STOI, ESTOI, mel distance, codebook usage')
