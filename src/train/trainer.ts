@@ -15,7 +15,7 @@ import { splitStoredConfig, validateConfig, type CodecConfig } from '../model/co
 import { VqVae } from '../model/vqvae.js';
 import { evaluateClip, summarize, UsageCounter } from '../eval/evaluate.js';
 import { CHECKPOINT_FILE, codecOptimizer, loadCheckpoint, makeAdversary, saveCheckpoint, type RunState } from './checkpoint.js';
-import { CropSampler, evenlySpaced, listAudio, loadClips, type Clip } from './data.js';
+import { CropSampler, evenlySpaced, listAudio, loadClips, type Clip, type FileLists } from './data.js';
 import { LOSS_PARTS, usesDiscriminator, type LossPart } from './lossTerms.js';
 import { learningRateAt, validateTrainOptions, type TrainChanges, type TrainOptions } from './options.js';
 import { DataParallel } from './parallel.js';
@@ -53,6 +53,8 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
   // Checked before anything is written, with what the caller changes.
   validateTrainOptions({ ...options, quantizer: { ...options.quantizer, ...changed.quantizer } });
   validateConfig(config);
+  // The data is listed before anything is written: an empty folder or manifest leaves no run folder behind.
+  const lists = await listAudio(options.data);
   await fs.mkdir(options.outDir, { recursive: true });
   const runLog = new RunLog(options.outDir);
   const run = await openRun(config, options, resume, runLog, changed);
@@ -61,7 +63,7 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
   for (const dir of [options.outDir, path.join(options.outDir, 'model')]) await removeStaleTempFiles(dir);
   await writeFileAtomic(path.join(options.outDir, 'train.json'), JSON.stringify({ config: model.config, options: opts }, null, 2) + '\n');
 
-  const data = await loadTrainingData(opts, model);
+  const data = await loadTrainingData(opts, model, lists);
   // GAN training: a discriminator (fresh, or the checkpoint's) with its own Adam.
   const adversary = usesDiscriminator(opts.lossWeights) ? makeAdversary(opts, run.discriminatorState) : undefined;
   if (adversary && data.cropLength < adversary.discriminator.minLength) {
@@ -182,10 +184,13 @@ async function openRun(config: CodecConfig, options: TrainOptions, resume: boole
 }
 
 /** The training crops' sampler and the validation clips (cut to validSeconds). */
-async function loadTrainingData(opts: TrainOptions, model: VqVae) {
+async function loadTrainingData(opts: TrainOptions, model: VqVae, lists: FileLists) {
   const sampleRate = model.config.sampleRate;
-  const lists = await listAudio(opts.data);
   const train = await loadClips(lists.train, sampleRate);
+  if (train.clips.length === 0) {
+    const n = train.skipped.length;
+    throw new VqcodecError(`no usable training audio: ${n === 1 ? 'the one training file was' : `all ${n} training files were`} skipped (${train.skipped[0]})`);
+  }
   // validClips 0 turns validation off.
   const valid = await loadClips(opts.validClips > 0 ? evenlySpaced(lists.valid, opts.validClips) : [], sampleRate);
   const validClips: Clip[] = valid.clips.map((c) => ({ ...c, samples: c.samples.subarray(0, Math.round(opts.validSeconds * sampleRate)) }));
