@@ -38,7 +38,7 @@ export interface TrainEvents {
   onSkip?(entry: SkipLog): void;
   /**
    * Sees each step's batch (rows × crop samples, row-major) before the step and may change it in
-   * place: a test hook for injecting faults (a NaN sample). Not called for a skipped-over step on resume.
+   * place: a test hook for injecting faults (a NaN sample).
    */
   onBatch?(step: number, samples: Float32Array): void;
 }
