@@ -29,6 +29,23 @@ test('a manifest gives train, valid and test lists, paths relative to it; bad li
   }
 });
 
+test('manifest paths: relative ones resolve under the manifest’s folder (not the working directory), absolute ones stay', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vqcodec-data-'));
+  try {
+    const manifest = path.join(dir, 'lists', 'manifest.jsonl');
+    await fs.mkdir(path.dirname(manifest));
+    const elsewhere = path.join(os.tmpdir(), 'elsewhere', 'x.wav');
+    const lines = [{ path: 'a.wav' }, { path: './sub/b.wav' }, { path: '../audio/c.wav' }, { path: elsewhere }];
+    await fs.writeFile(manifest, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const expected = [path.join(dir, 'lists', 'a.wav'), path.join(dir, 'lists', 'sub', 'b.wav'), path.join(dir, 'audio', 'c.wav'), elsewhere];
+    assert.deepEqual((await listAudio(manifest)).train, expected);
+    // Named relative to the working directory, the manifest still anchors its own paths.
+    assert.deepEqual((await listAudio(path.relative(process.cwd(), manifest))).train, expected);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a folder is split by a hash of each path (stable), and a small folder still gets a validation file', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vqcodec-data-'));
   try {

@@ -62,6 +62,9 @@ export async function priorTrainCommand(options: PriorTrainCommandOptions): Prom
     onValidate(v) {
       if (!options.quiet) note(`\nvalidation at step ${v.step}: ${fixed(v.bitsPerToken, 3)} bits/token`);
     },
+    onSkip(entry) {
+      note(`${process.stderr.isTTY ? '\n' : ''}step ${entry.step} skipped (${entry.reason}): nothing learnt from it; learning rate × ${entry.lrFactor} from now on`);
+    },
   });
   bar.stop();
   prior.dispose();

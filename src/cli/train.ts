@@ -136,6 +136,10 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
         note(`step ${step} loss ${fixed(log.total, 4)} (${parts.join(', ')}) perplexity ${log.perplexity.map((p) => p.toFixed(0)).join('/')} dead ${log.deadCodes.join('/')} ${fixed(log.audioSecondsPerSecond, 2)} audio-s/s`);
       }
     },
+    onSkip(entry) {
+      // Shown even with --quiet: the run is in trouble.
+      note(`${process.stderr.isTTY ? '\n' : ''}step ${entry.step} skipped (${entry.reason}): nothing learnt from it; learning rate × ${entry.lrFactor} from now on`);
+    },
     onValidate(v) {
       if (!options.quiet) note(`\nvalidation at step ${v.step}: SI-SDR ${fixed(v.siSdr)} dB, STOI ${fixed(v.stoi, 3)}, ESTOI ${fixed(v.estoi ?? Number.NaN, 3)}, mel distance ${fixed(v.melDistance, 3)}`);
     },

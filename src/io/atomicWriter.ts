@@ -1,12 +1,14 @@
 /**
  * writeFileAtomic for files written piece by piece (streaming encode and decode): the bytes
- * go to a temporary file in the target's folder, renamed over the target by `commit()`;
- * `abort()` (or any failed write) removes the temporary file, so no partial output is left.
+ * go to a temporary file in the target's folder, flushed to disk (fsync) and renamed over the
+ * target by `commit()`, which then flushes the folder; `abort()` (or any failed write) removes
+ * the temporary file, so no partial output is left.
  */
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
+import { syncFolder, tempPathFor } from './atomic.js';
 
 /** Bytes gathered before each write to the file. */
 const BUFFER_BYTES = 1 << 20;
@@ -29,7 +31,7 @@ export class AtomicFileWriter {
     await fs.mkdir(dir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
       throw new VqcodecError(`cannot create folder ${dir} (${err.code})`);
     });
-    const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
+    const tmp = tempPathFor(target);
     let handle: FileHandle;
     try {
       handle = await fs.open(tmp, 'wx');
@@ -63,14 +65,16 @@ export class AtomicFileWriter {
     await this.guard(() => this.handle.write(bytes, 0, bytes.length, position));
   }
 
-  /** Flushes, closes and renames the temporary file over the target. */
+  /** Flushes (to disk), closes and renames the temporary file over the target, then flushes the folder. */
   async commit(): Promise<void> {
     await this.drain();
+    await this.guard(() => this.handle.sync());
     this.closed = true;
     await this.guard(async () => {
       await this.handle.close();
       await fs.rename(this.tempPath, this.target);
     });
+    await syncFolder(path.dirname(this.target));
   }
 
   /** Closes and removes the temporary file (safe to call more than once, or after a failure). */

@@ -84,10 +84,40 @@ function halvesToFloats(bytes: Uint8Array): Float32Array {
   return out;
 }
 
+/** The first array holding a NaN or infinite value, with where; undefined when every value is finite. */
+export function firstNonFinite(arrays: NamedArrays): { name: string; index: number; value: number } | undefined {
+  for (const [name, a] of Object.entries(arrays)) {
+    const data = a.data;
+    for (let i = 0; i < data.length; i++) {
+      // v - v is 0 for finite v and NaN for NaN and ±Infinity.
+      if (data[i] - data[i] !== 0) return { name, index: i, value: data[i] };
+    }
+  }
+  return undefined;
+}
+
+/** Throws a one-line VqcodecError naming the first tensor with a non-finite value (`what` says whose arrays, `action` what was refused). */
+export function requireFinite(arrays: NamedArrays, what: string, action: string): void {
+  const bad = firstNonFinite(arrays);
+  if (bad !== undefined) throw new VqcodecError(`${action} ${what}: tensor ${bad.name} holds ${bad.value} at index ${bad.index} (weights must be finite)`);
+}
+
+/** The smallest magnitude float16 rounds to infinity. */
+const HALF_OVERFLOW = 65520;
+
+/** Writes a bundle atomically; refuses (writing nothing) when any value is NaN or infinite, or would be in float16. */
 export async function writeBundle(path: string, bundle: Bundle, precision: Precision = 'float32'): Promise<void> {
+  requireFinite(bundle.arrays, path, 'refusing to write');
+  if (precision === 'float16') {
+    for (const [name, a] of Object.entries(bundle.arrays)) {
+      const i = a.data.findIndex((v) => Math.abs(v) >= HALF_OVERFLOW);
+      if (i >= 0) throw new VqcodecError(`refusing to write ${path}: tensor ${name} holds ${a.data[i]} at index ${i}, beyond float16's range`);
+    }
+  }
   await writeFileAtomic(path, encodeBundle(bundle, precision));
 }
 
+/** Reads a bundle; refuses one holding a NaN or infinite value, naming the tensor. */
 export async function readBundle(path: string): Promise<Bundle> {
   let bytes: Uint8Array;
   try {
@@ -95,5 +125,7 @@ export async function readBundle(path: string): Promise<Bundle> {
   } catch {
     throw new VqcodecError(`no such file: ${path}`);
   }
-  return decodeBundle(bytes, path);
+  const bundle = decodeBundle(bytes, path);
+  requireFinite(bundle.arrays, path, 'refusing to load');
+  return bundle;
 }

@@ -11,7 +11,7 @@ import { splitStoredConfig } from '../model/config.js';
 import type { NamedArrays } from '../model/params.js';
 import { VqVae, withoutTrainingState } from '../model/vqvae.js';
 import { writeFileAtomic } from './atomic.js';
-import { readBundle, writeBundle, type Precision } from './bundle.js';
+import { readBundle, requireFinite, writeBundle, type Precision } from './bundle.js';
 import { roundToHalf } from './float16.js';
 
 /** A model read from a directory and its fingerprint. */
@@ -20,7 +20,10 @@ export interface LoadedModel {
   fingerprint: string;
 }
 
-/** Loads `dir/config.json` and `dir/weights.bin`; anything missing or broken is a one-line VqcodecError. */
+/**
+ * Loads `dir/config.json` and `dir/weights.bin`; anything missing or broken (a NaN or infinite
+ * weight included, named) is a one-line VqcodecError.
+ */
 export async function loadModel(dir: string): Promise<LoadedModel> {
   const stored = await readConfig(dir);
   const { config, training } = splitStoredConfig(stored);
@@ -57,9 +60,11 @@ async function readConfig(dir: string): Promise<object> {
  * Writes the model directory (each file atomically) with `fingerprint` in the weights' header.
  * Precision 'float16' halves weights.bin; it needs weights that float16 holds exactly (see
  * roundWeightsToHalf), so that the saved model has the same fingerprint and decodes its tokens.
+ * A NaN or infinite weight is refused before anything is written.
  */
 export async function saveModel(dir: string, model: VqVae, fingerprint: string, precision: Precision = 'float32'): Promise<void> {
   const arrays = model.inferenceArrays();
+  requireFinite(arrays, path.join(dir, 'weights.bin'), 'refusing to write');
   if (precision === 'float16') {
     const inexact = Object.entries(arrays).find(([, a]) => !isHalfExact(a.data));
     if (inexact !== undefined) throw new VqcodecError(`cannot save as float16: parameter ${inexact[0]} is not float16-exact (round the weights first)`);

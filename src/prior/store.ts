@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readBundle, writeBundle, type Precision } from '../io/bundle.js';
+import { readBundle, requireFinite, writeBundle, type Precision } from '../io/bundle.js';
 import { TokenPrior, validatePriorConfig, type PriorConfig } from './transformer.js';
 
 /** What a prior was trained on: the codec's fingerprint and frame rate. */
@@ -24,15 +24,18 @@ export interface PriorFile {
   codec: PriorCodec;
 }
 
+/** Writes a prior's directory; a NaN or infinite weight is refused before anything is written. */
 export async function savePrior(dir: string, prior: TokenPrior, codec: PriorCodec, precision: Precision = 'float32'): Promise<void> {
+  const arrays = prior.params.snapshot();
+  requireFinite(arrays, path.join(dir, 'weights.bin'), 'refusing to write');
   await fs.mkdir(dir, { recursive: true });
   const file: PriorFile = { format: 'vqcodec-prior', version: 1, config: prior.config, codec };
   await writeFileAtomic(path.join(dir, 'prior.json'), JSON.stringify(file, null, 2) + '\n');
-  await writeBundle(path.join(dir, 'weights.bin'), { meta: { format: 'vqcodec-prior-weights', version: 1 }, arrays: prior.params.snapshot() }, precision);
+  await writeBundle(path.join(dir, 'weights.bin'), { meta: { format: 'vqcodec-prior-weights', version: 1 }, arrays }, precision);
 }
 
 /**
- * Loads a prior directory. Its fingerprint (16 hex digits of a SHA-256 over prior.json and
+ * Loads a prior directory (a NaN or infinite weight is refused, named). Its fingerprint (16 hex digits of a SHA-256 over prior.json and
  * weights.bin) names it in token files coded with it.
  */
 export async function loadPrior(dir: string): Promise<{ prior: TokenPrior; codec: PriorCodec; fingerprint: string }> {

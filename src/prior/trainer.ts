@@ -1,12 +1,15 @@
 /**
  * Training the prior on a token export (vqcodec tokens): random windows of the delayed streams,
  * Adam, a JSON-lines log, validation cross-entropy in bits per token on held-out files, atomic
- * checkpoints and exact resume (weights, Adam moments, step, the sampler's random state).
+ * checkpoints and exact resume (weights, Adam moments, step, the sampler's random state). As in
+ * the codec's trainer, a step with a NaN or infinite loss or gradient norm is skipped, logged and
+ * halves the learning rate; MAX_SKIPS_IN_A_ROW in a row stop the run.
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
+import { removeStaleTempFiles } from '../io/atomic.js';
 import { readBundle, writeBundle } from '../io/bundle.js';
 import type { NamedArrays } from '../model/params.js';
 import { readTokenExport } from '../tokens/export.js';
@@ -14,7 +17,8 @@ import { Adam } from '../train/adam.js';
 import { hashFraction } from '../train/data.js';
 import { learningRateAt } from '../train/options.js';
 import { Random } from '../train/random.js';
-import { RunLog } from '../train/runLog.js';
+import { RunLog, type SkipLog } from '../train/runLog.js';
+import { SkippedSteps } from '../train/skips.js';
 import { delayedGrid, WindowSampler } from './data.js';
 import { savePrior, type PriorCodec } from './store.js';
 import { TokenPrior, validatePriorConfig, type PriorConfig } from './transformer.js';
@@ -65,6 +69,10 @@ export interface PriorEvents {
   onStart?(info: { startStep: number; steps: number; trainFiles: number; validFiles: number; parameters: number }): void;
   onStep?(step: number, log?: PriorLog): void;
   onValidate?(log: PriorLog): void;
+  /** A step was skipped (NaN or infinite loss or gradient norm); the entry is in the log too. */
+  onSkip?(entry: SkipLog): void;
+  /** Test hook for injecting faults: may replace a step's loss (inside the gradient tape). */
+  onLoss?(step: number, loss: tf.Scalar): tf.Scalar;
 }
 
 /** Mean bits per token over consecutive windows of the held-out grids (the same windows every time). */
@@ -91,7 +99,7 @@ export async function trainPrior(options: PriorTrainOptions, resume: boolean, ev
   const data = await readTokenExport(options.tokens);
   let opts = options;
   const checkpointPath = path.join(options.outDir, CHECKPOINT);
-  const runLog = new RunLog<PriorLog>(options.outDir);
+  const runLog = new RunLog<PriorLog | SkipLog>(options.outDir);
   const hasCheckpoint = await fs.stat(checkpointPath).then(() => true, () => false);
   if (resume && !hasCheckpoint) throw new VqcodecError(`nothing to resume: no ${CHECKPOINT} in ${options.outDir}`);
   if (!resume && hasCheckpoint) throw new VqcodecError(`${options.outDir} already holds a prior's training run: resume it, or choose another output folder`);
@@ -116,12 +124,18 @@ export async function trainPrior(options: PriorTrainOptions, resume: boolean, ev
   const adam = new Adam({ learningRate: opts.learningRate, beta1: 0.9, beta2: 0.98, epsilon: 1e-9, clipNorm: opts.clipNorm });
   let random = new Random(opts.seed);
   let startStep = 0;
+  /** The learning rate's factor (halved by each skipped step) and the skipped steps in a row; in the checkpoint. */
+  const skips = new SkippedSteps();
   await fs.mkdir(options.outDir, { recursive: true });
+  // Temp files of a process killed mid-write (the files they were to replace are whole).
+  for (const dir of [options.outDir, path.join(options.outDir, 'prior')]) await removeStaleTempFiles(dir);
   if (saved) {
     prior.params.restore(saved.arrays, checkpointPath);
     adam.restore(saved.meta.adamStep as number, saved.arrays);
     random = new Random(saved.meta.random as number);
     startStep = saved.meta.step as number;
+    if (typeof saved.meta.lrFactor === 'number') skips.lrFactor = saved.meta.lrFactor;
+    if (typeof saved.meta.skipsInARow === 'number') skips.inARow = saved.meta.skipsInARow;
     await runLog.truncate(startStep);
   } else {
     await runLog.create();
@@ -131,18 +145,36 @@ export async function trainPrior(options: PriorTrainOptions, resume: boolean, ev
   const steps = config.context + 1;
   let window: number[] = [];
   let windowStart = performance.now();
+  let lastCheckpoint = startStep;
   for (let step = startStep + 1; step <= opts.steps; step++) {
-    adam.options.learningRate = learningRateAt(step, opts);
+    adam.options.learningRate = learningRateAt(step, opts) * skips.lrFactor;
     const batch = tf.tensor3d(sampler.sample(opts.batchSize, steps, random), [opts.batchSize, steps, config.numCodebooks], 'int32');
     const vars = prior.params.trainableVariables();
-    const { value, grads } = tf.variableGrads(() => prior.loss(batch), Object.values(vars));
-    adam.apply(vars, Object.fromEntries(Object.entries(vars).map(([n, v]) => [n, grads[v.name]]))).dispose();
+    const { value, grads } = tf.variableGrads(() => {
+      const loss = prior.loss(batch);
+      return events.onLoss ? events.onLoss(step, loss) : loss;
+    }, Object.values(vars));
+    const named = Object.fromEntries(Object.entries(vars).map(([n, v]) => [n, grads[v.name]]));
     const nats = value.dataSync()[0];
+    // Checked before anything is applied: a NaN or infinity skips the step.
+    const norm = Adam.gradientNorm(named);
+    const gradNorm = norm.dataSync()[0];
+    const skipped = !Number.isFinite(nats) ? `loss is ${nats}` : !Number.isFinite(gradNorm) ? `gradient norm is ${gradNorm}` : undefined;
+    if (skipped === undefined) adam.apply(vars, named, norm).dispose();
+    else norm.dispose();
     tf.dispose([batch, value, ...Object.values(grads)]);
-    if (!Number.isFinite(nats)) throw new VqcodecError(`the prior's training diverged at step ${step}; try a lower learning rate`);
-    window.push(nats);
+    if (skipped !== undefined) {
+      const entry = skips.skip(step, skipped);
+      await runLog.append(entry);
+      events.onSkip?.(entry);
+      const stop = skips.stopError("the prior's training", entry, lastCheckpoint);
+      if (stop) throw stop;
+    } else {
+      skips.applied();
+      window.push(nats);
+    }
     let log: PriorLog | undefined;
-    if (step % opts.logEvery === 0 || step === opts.steps) {
+    if ((step % opts.logEvery === 0 || step === opts.steps) && window.length > 0) {
       const seconds = (performance.now() - windowStart) / 1000;
       log = { type: 'train', step, bitsPerToken: window.reduce((a, b) => a + b, 0) / window.length / Math.LN2, learningRate: adam.options.learningRate, tokensPerSecond: (window.length * opts.batchSize * config.context * config.numCodebooks) / seconds };
       await runLog.append(log);
@@ -158,9 +190,10 @@ export async function trainPrior(options: PriorTrainOptions, resume: boolean, ev
     if (step % opts.checkpointEvery === 0 || step === opts.steps) {
       const snapshot = adam.snapshot();
       await writeBundle(checkpointPath, {
-        meta: { format: 'vqcodec-prior-checkpoint', version: 1, step, adamStep: snapshot.step, random: random.state, options: opts, codec: data.codec },
+        meta: { format: 'vqcodec-prior-checkpoint', version: 1, step, adamStep: snapshot.step, random: random.state, options: opts, codec: data.codec, lrFactor: skips.lrFactor, skipsInARow: skips.inARow },
         arrays: { ...prior.params.snapshot(), ...snapshot.arrays },
       });
+      lastCheckpoint = step;
       await savePrior(path.join(options.outDir, 'prior'), prior, data.codec);
     }
   }

@@ -22,12 +22,19 @@ export class Adam {
 
   constructor(readonly options: AdamOptions) {}
 
-  /** Applies `grads` (by parameter name) to `vars`; returns the gradient norm before clipping. */
-  apply(vars: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>): tf.Scalar {
+  /** The global L2 norm of `grads` (what apply clips by). */
+  static gradientNorm(grads: Record<string, tf.Tensor>): tf.Scalar {
+    return tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))))) as tf.Scalar;
+  }
+
+  /**
+   * Applies `grads` (by parameter name) to `vars`; returns the gradient norm before clipping
+   * (`norm` when the caller computed it already with gradientNorm, to check it first).
+   */
+  apply(vars: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, norm: tf.Scalar = Adam.gradientNorm(grads)): tf.Scalar {
     const { learningRate, beta1, beta2, epsilon, clipNorm } = this.options;
     this.step++;
     const t = this.step;
-    const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))))) as tf.Scalar;
     const scale = clipNorm > 0 ? tf.tidy(() => tf.minimum(1, tf.div(clipNorm, tf.add(norm, 1e-12)))) : tf.scalar(1);
     const stepSize = (learningRate * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
     for (const [name, g] of Object.entries(grads)) {

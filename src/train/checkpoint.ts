@@ -2,7 +2,9 @@
  * A run's checkpoint (RUN/checkpoint.bin, one bundle written atomically): the model's weights
  * and training statistics, Adam's moments, codebook usage, the step, the crop sampler's random
  * state, the config and options, and in GAN training the discriminator with its Adam. Enough to
- * resume exactly where the run stopped.
+ * resume exactly where the run stopped, the learning-rate factor that skipped steps left (each
+ * halves it) and how many steps in a row were skipped included. Neither a checkpoint nor a
+ * loaded one may hold a NaN or infinite value (writeBundle and readBundle refuse).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -36,6 +38,10 @@ export interface RunState {
   random: Random;
   step: number;
   options: TrainOptions;
+  /** What the learning rate is multiplied by: halved at each skipped step (1 for a run that never skipped). */
+  lrFactor: number;
+  /** Steps skipped in a row up to `step` (a run stops after MAX_SKIPS_IN_A_ROW). */
+  skipsInARow: number;
   /** GAN training only: absent when the run has trained without a discriminator so far. */
   discriminatorState?: DiscriminatorState;
 }
@@ -63,11 +69,11 @@ export function makeAdversary(options: TrainOptions, state?: DiscriminatorState)
 }
 
 export async function saveCheckpoint(file: string, run: Omit<RunState, 'discriminatorState'>, adversary?: Adversary): Promise<void> {
-  const { model, adam, random, step, options } = run;
+  const { model, adam, random, step, options, lrFactor, skipsInARow } = run;
   const optimizer = adam.snapshot();
   const arrays: NamedArrays = { ...model.params.snapshot(), ...optimizer.arrays };
   model.quantizer.usage.forEach((u, q) => (arrays[`usage/${q}`] = { shape: [u.length], data: u }));
-  const meta: Record<string, unknown> = { format: 'vqcodec-checkpoint', version: 1, step, adamStep: optimizer.step, random: random.state, config: model.config, options };
+  const meta: Record<string, unknown> = { format: 'vqcodec-checkpoint', version: 1, step, adamStep: optimizer.step, random: random.state, config: model.config, options, lrFactor, skipsInARow };
   if (adversary) {
     const discOptimizer = adversary.optimizer.snapshot();
     for (const [name, a] of Object.entries({ ...adversary.discriminator.params.snapshot(), ...discOptimizer.arrays })) arrays[DISCRIMINATOR_PREFIX + name] = a;
@@ -112,7 +118,12 @@ export async function loadCheckpoint(file: string, changed: TrainChanges = {}): 
     const own = Object.entries(arrays).filter(([key]) => key.startsWith(DISCRIMINATOR_PREFIX));
     discriminatorState = { arrays: Object.fromEntries(own.map(([key, a]) => [key.slice(DISCRIMINATOR_PREFIX.length), a])), adamStep: meta.discriminatorAdamStep };
   }
-  return { model, adam, random: new Random(meta.random as number), step: meta.step as number, options, discriminatorState };
+  // Checkpoints from before skipped steps were counted have neither figure: they never skipped.
+  const lrFactor = meta.lrFactor ?? 1;
+  const skipsInARow = meta.skipsInARow ?? 0;
+  if (!(typeof lrFactor === 'number' && lrFactor > 0 && lrFactor <= 1)) throw new VqcodecError(`${file}: its learning-rate factor must be in (0, 1] (got ${JSON.stringify(lrFactor)})`);
+  if (!(typeof skipsInARow === 'number' && Number.isInteger(skipsInARow) && skipsInARow >= 0)) throw new VqcodecError(`${file}: its count of skipped steps must be an integer ≥ 0 (got ${JSON.stringify(skipsInARow)})`);
+  return { model, adam, random: new Random(meta.random as number), step: meta.step as number, options, lrFactor, skipsInARow, discriminatorState };
 }
 
 /** Writes the model of a run's latest checkpoint (a run folder or a checkpoint file); at 'float16' its weights are rounded first (a new fingerprint), for a half-size weights.bin. */

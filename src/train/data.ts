@@ -22,7 +22,8 @@ export interface FileLists {
 
 /**
  * Lists the training and validation files of `source`: a manifest (`.jsonl`, lines with
- * `path` relative to it and `split` = train | valid | test) or a folder, searched
+ * `path` — relative to the manifest's folder, never to the working directory, unless absolute —
+ * and `split` = train | valid | test) or a folder, searched
  * recursively, whose validation files are chosen by a hash of their path (stable everywhere).
  */
 export async function listAudio(source: string, validFraction = 0.1): Promise<FileLists> {

@@ -84,6 +84,9 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (!o.stftWindows.every((w) => positiveInt(w) && w % 4 === 0)) fail(`STFT windows must be positive multiples of 4 (got ${o.stftWindows})`);
 }
 
+/** Steps skipped in a row (NaN or infinite loss or gradient) after which a run stops; each skip halves the learning rate. */
+export const MAX_SKIPS_IN_A_ROW = 5;
+
 /** Where an annealed learning rate ends, as a fraction of the peak. */
 export const LR_FLOOR = 0.05;
 

@@ -195,11 +195,12 @@ export class DataParallel {
       ? meanGradients(adversary.discriminator.params.trainableVariables(), own.discriminatorGrads, others.map((r) => r.discriminator!), sizes, rows)
       : undefined;
     const stats = mergeStatistics([own.stats, ...others.map((r) => r.stats)]);
-    const { gradNorm, counts } = applyGradients(ctx, grads, stats, own.residuals, discGrads);
     const losses = new Float32Array(own.losses.length);
     [own.losses, ...others.map((r) => r.losses)].forEach((l, i) => l.forEach((v, j) => (losses[j] += (v * sizes[i]) / rows)));
+    // The merged losses and gradients are checked there: a NaN or infinity from any replica skips the step.
+    const { gradNorm, counts, skipped } = applyGradients(ctx, grads, stats, own.residuals, losses, discGrads);
     tf.dispose([...Object.values(grads), ...Object.values(discGrads ?? {}), ...Object.values(own.grads), ...Object.values(own.discriminatorGrads ?? {}), ...own.residuals]);
-    return { ...lossRecord(losses), gradNorm, numActive, counts };
+    return { ...lossRecord(losses), gradNorm, numActive, counts, ...(skipped !== undefined ? { skipped } : {}) };
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * A run's log: JSON lines in RUN/log.jsonl, one per logged step or validation. Lines are
+ * A run's log: JSON lines in RUN/log.jsonl, one per logged step, validation or skipped step. Lines are
  * appended as the run goes; a resume cuts the lines after its checkpoint's step; a line cut by
  * a killed process (the last one) is skipped when reading.
  */
@@ -31,7 +31,15 @@ export interface ValidLog {
   perplexity: number[];
 }
 
-export type LogEntry = StepLog | ValidLog;
+/** A step that was not applied: its loss or gradient norm was NaN or infinite; the learning rate is multiplied by lrFactor from then on. */
+export interface SkipLog {
+  type: 'skip';
+  step: number;
+  reason: string;
+  lrFactor: number;
+}
+
+export type LogEntry = StepLog | ValidLog | SkipLog;
 
 /** A run's log.jsonl, for any entries that carry their step (the codec's and the prior's). */
 export class RunLog<T extends { step: number } = LogEntry> {

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BatchStatistics } from '../model/quantizer.js';
 import type { VqVae } from '../model/vqvae.js';
-import type { Adam } from './adam.js';
+import { Adam } from './adam.js';
 import { adversarialLoss, discriminatorLoss, featureMatchingLoss, type SpectrogramDiscriminator } from './discriminator.js';
 import { multiResolutionStftLoss, waveformL1 } from './losses.js';
 import { LOSS_PARTS, lossRecord, TERM_NAMES, usesDiscriminator, weightGroups, type LossTerm, type Losses, type LossWeights } from './lossTerms.js';
@@ -37,8 +37,10 @@ export interface StepContext {
 export type StepStats = Losses & {
   gradNorm: number;
   numActive: number;
-  /** Assignment counts of this batch, per active codebook. */
+  /** Assignment counts of this batch, per active codebook (none when skipped). */
   counts: Int32Array[];
+  /** Why the step was skipped (a NaN or infinite loss or gradient norm); absent when it was applied. */
+  skipped?: string;
 };
 
 /**
@@ -126,36 +128,76 @@ export function computeGradients(model: VqVae, batch: tf.Tensor2D, numActive: nu
   return { grads: byParameterName(vars, grads), discriminatorGrads, losses, stats, residuals };
 }
 
-/** Adam on the (averaged) gradients, then the codebook update from the (merged) statistics. */
+/**
+ * Why a step's update must not apply: a NaN or infinite loss (the codec's total or the
+ * discriminator's) or gradient norm; undefined when every figure is finite.
+ */
+export function nonFiniteReason(losses: Float32Array, gradNorm: number, discriminatorGradNorm?: number): string | undefined {
+  const total = losses[LOSS_PARTS.indexOf('total')];
+  const discriminator = losses[LOSS_PARTS.indexOf('discriminator')];
+  if (!Number.isFinite(total)) return `loss is ${total}`;
+  if (!Number.isFinite(discriminator)) return `discriminator loss is ${discriminator}`;
+  if (!Number.isFinite(gradNorm)) return `gradient norm is ${gradNorm}`;
+  if (discriminatorGradNorm !== undefined && !Number.isFinite(discriminatorGradNorm)) return `discriminator gradient norm is ${discriminatorGradNorm}`;
+  return undefined;
+}
+
+/** What applyGradients did: the gradient norm, and either the codebook counts or why nothing was applied. */
+export interface Applied {
+  gradNorm: number;
+  counts: Int32Array[];
+  /** Set when the step was skipped (see nonFiniteReason): no weight, moment or codebook statistic changed. */
+  skipped?: string;
+}
+
+/**
+ * Adam on the (averaged) gradients, then the codebook update from the (merged) statistics; but
+ * first the losses and gradient norms are checked, and a non-finite one skips the whole update.
+ */
 export function applyGradients(
   ctx: StepContext,
   grads: Record<string, tf.Tensor>,
   stats: BatchStatistics,
   recent: tf.Tensor2D[],
+  losses: Float32Array,
   discriminatorGrads?: Record<string, tf.Tensor>,
-): { gradNorm: number; counts: Int32Array[] } {
+): Applied {
   const { model, optimizer, adversary } = ctx;
-  if (adversary !== undefined && discriminatorGrads !== undefined) {
-    adversary.optimizer.apply(adversary.discriminator.params.trainableVariables(), discriminatorGrads).dispose();
-  }
-  const norm = optimizer.apply(model.params.trainableVariables(), grads);
-  const counts = model.quantizer.applyStatistics(stats, recent, ctx.random);
+  const discriminator = adversary !== undefined && discriminatorGrads !== undefined;
+  const norm = Adam.gradientNorm(grads);
+  const discNorm = discriminator ? Adam.gradientNorm(discriminatorGrads) : undefined;
   const gradNorm = norm.dataSync()[0];
-  norm.dispose();
+  const skipped = nonFiniteReason(losses, gradNorm, discNorm?.dataSync()[0]);
+  if (skipped !== undefined) {
+    tf.dispose([norm, ...(discNorm ? [discNorm] : [])]);
+    return { gradNorm, counts: [], skipped };
+  }
+  if (discriminator) adversary.optimizer.apply(adversary.discriminator.params.trainableVariables(), discriminatorGrads, discNorm).dispose();
+  optimizer.apply(model.params.trainableVariables(), grads, norm).dispose();
+  const counts = model.quantizer.applyStatistics(stats, recent, ctx.random);
   return { gradNorm, counts };
 }
 
-/** k-means initialisation of the codebooks on the first batch, when the config asks for it. */
+/**
+ * k-means initialisation of the codebooks on the first batch, when the config asks for it; not
+ * on encoder outputs that hold a NaN or infinity (that step is skipped, the next one initialises).
+ */
 export function initQuantizerIfNeeded(model: VqVae, batch: tf.Tensor2D, random: () => number): void {
-  if (model.quantizer.needsInit()) tf.tidy(() => model.quantizer.initFromData(model.latents(batch).z, random));
+  if (!model.quantizer.needsInit()) return;
+  tf.tidy(() => {
+    const z = model.latents(batch).z;
+    const values = z.dataSync();
+    for (let i = 0; i < values.length; i++) if (values[i] - values[i] !== 0) return;
+    model.quantizer.initFromData(z, random);
+  });
 }
 
 /** One step in one process, on a batch [rows, samples] with the first numActive codebooks. */
 export function trainStep(ctx: StepContext, batch: tf.Tensor2D, numActive: number): StepStats {
   initQuantizerIfNeeded(ctx.model, batch, ctx.random);
   const shard = computeGradients(ctx.model, batch, numActive, ctx.losses, ctx.adversary?.discriminator);
-  const { gradNorm, counts } = applyGradients(ctx, shard.grads, shard.stats, shard.residuals, shard.discriminatorGrads);
+  const { gradNorm, counts, skipped } = applyGradients(ctx, shard.grads, shard.stats, shard.residuals, shard.losses, shard.discriminatorGrads);
   tf.dispose([...Object.values(shard.grads), ...Object.values(shard.discriminatorGrads ?? {}), ...shard.residuals]);
-  return { ...lossRecord(shard.losses), gradNorm, numActive, counts };
+  return { ...lossRecord(shard.losses), gradNorm, numActive, counts, ...(skipped !== undefined ? { skipped } : {}) };
 }
 

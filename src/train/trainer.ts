@@ -1,6 +1,8 @@
 /**
  * The training loop: random crops → trainStep, with logs (JSON lines, runLog.ts), codebook
- * health, validation, atomic checkpoints and exact resume (checkpoint.ts).
+ * health, validation, atomic checkpoints and exact resume (checkpoint.ts). A step whose loss or
+ * gradient norm is NaN or infinite is skipped (nothing learns from it, its crops are used up),
+ * logged, and halves the learning rate from then on; MAX_SKIPS_IN_A_ROW in a row stop the run.
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
@@ -8,21 +10,22 @@ import path from 'node:path';
 import { backendName } from '../backend.js';
 import { Codec } from '../codec.js';
 import { VqcodecError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../io/atomic.js';
 import { splitStoredConfig, validateConfig, type CodecConfig } from '../model/config.js';
 import { VqVae } from '../model/vqvae.js';
 import { evaluateClip, summarize, UsageCounter } from '../eval/evaluate.js';
 import { CHECKPOINT_FILE, codecOptimizer, loadCheckpoint, makeAdversary, saveCheckpoint, type RunState } from './checkpoint.js';
-import { CropSampler, evenlySpaced, listAudio, loadClips, type Clip } from './data.js';
+import { CropSampler, evenlySpaced, listAudio, loadClips, type Clip, type FileLists } from './data.js';
 import { LOSS_PARTS, usesDiscriminator, type LossPart } from './lossTerms.js';
 import { learningRateAt, validateTrainOptions, type TrainChanges, type TrainOptions } from './options.js';
 import { DataParallel } from './parallel.js';
 import { Random } from './random.js';
-import { RunLog, type StepLog, type ValidLog } from './runLog.js';
+import { RunLog, type SkipLog, type StepLog, type ValidLog } from './runLog.js';
+import { SkippedSteps } from './skips.js';
 import { trainStep, type StepContext, type StepStats } from './step.js';
 
-export { DEFAULT_TRAIN_OPTIONS, LR_FLOOR, learningRateAt, validateTrainOptions, type TrainChanges, type TrainOptions } from './options.js';
-export { readLog, type LogEntry, type StepLog, type ValidLog } from './runLog.js';
+export { DEFAULT_TRAIN_OPTIONS, LR_FLOOR, MAX_SKIPS_IN_A_ROW, learningRateAt, validateTrainOptions, type TrainChanges, type TrainOptions } from './options.js';
+export { readLog, type LogEntry, type SkipLog, type StepLog, type ValidLog } from './runLog.js';
 export { exportCheckpoint } from './checkpoint.js';
 
 export interface TrainEvents {
@@ -31,6 +34,13 @@ export interface TrainEvents {
   onStep?(step: number, log: StepLog | undefined, stats: { total: number; audioSecondsPerSecond: number }): void;
   onValidate?(log: ValidLog): void;
   onCheckpoint?(step: number, file: string): void;
+  /** A step was skipped (its loss or gradient norm was NaN or infinite); the entry is in the log too. */
+  onSkip?(entry: SkipLog): void;
+  /**
+   * Sees each step's batch (rows × crop samples, row-major) before the step and may change it in
+   * place: a test hook for injecting faults (a NaN sample).
+   */
+  onBatch?(step: number, samples: Float32Array): void;
 }
 
 /**
@@ -43,13 +53,17 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
   // Checked before anything is written, with what the caller changes.
   validateTrainOptions({ ...options, quantizer: { ...options.quantizer, ...changed.quantizer } });
   validateConfig(config);
+  // The data is listed before anything is written: an empty folder or manifest leaves no run folder behind.
+  const lists = await listAudio(options.data);
   await fs.mkdir(options.outDir, { recursive: true });
   const runLog = new RunLog(options.outDir);
   const run = await openRun(config, options, resume, runLog, changed);
   const { model, adam, random, options: opts } = run;
+  // Temp files of a process killed mid-write (its checkpoint, log or model is whole: the rename never happened).
+  for (const dir of [options.outDir, path.join(options.outDir, 'model')]) await removeStaleTempFiles(dir);
   await writeFileAtomic(path.join(options.outDir, 'train.json'), JSON.stringify({ config: model.config, options: opts }, null, 2) + '\n');
 
-  const data = await loadTrainingData(opts, model);
+  const data = await loadTrainingData(opts, model, lists);
   // GAN training: a discriminator (fresh, or the checkpoint's) with its own Adam.
   const adversary = usesDiscriminator(opts.lossWeights) ? makeAdversary(opts, run.discriminatorState) : undefined;
   if (adversary && data.cropLength < adversary.discriminator.minLength) {
@@ -69,11 +83,14 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
   const window = new LogWindow(model, opts);
   const parallel = opts.workers > 1 ? await DataParallel.start(model, opts.workers, backendName() ?? 'wasm', adversary?.discriminator.shape) : undefined;
   const checkpointPath = path.join(options.outDir, CHECKPOINT_FILE);
+  const skips = new SkippedSteps(run.lrFactor, run.skipsInARow);
+  let lastCheckpoint = run.step;
   try {
     for (let step = run.step + 1; step <= opts.steps; step++) {
       const samples = data.sampler.sample(opts.batchSize, data.cropLength, random);
-      adam.options.learningRate = learningRateAt(step, opts);
-      if (adversary) adversary.optimizer.options.learningRate = learningRateAt(step, opts);
+      events.onBatch?.(step, samples);
+      adam.options.learningRate = learningRateAt(step, opts) * skips.lrFactor;
+      if (adversary) adversary.optimizer.options.learningRate = learningRateAt(step, opts) * skips.lrFactor;
       // Quantizer dropout (SoundStream): some batches train the first n codebooks only, so every prefix decodes well.
       const numCodebooks = model.quantizer.numCodebooks;
       const numActive = random.next() < opts.quantizer.quantizerDropout ? 1 + random.int(numCodebooks) : numCodebooks;
@@ -85,13 +102,23 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
         stats = trainStep(ctx, batch, numActive);
         batch.dispose();
       }
-      // New weights: the model is named by today's config from now on, even if its checkpoint was older.
-      model.identity = model.config;
-      if (!Number.isFinite(stats.total)) throw new VqcodecError(`training diverged at step ${step} (loss ${stats.total}); try a lower learning rate`);
-      window.add(stats, data.cropLength);
+      if (stats.skipped !== undefined) {
+        // Nothing was applied; the crops drawn for this step are used up all the same, so a resumed run draws the same ones.
+        const entry = skips.skip(step, stats.skipped);
+        await runLog.append(entry);
+        events.onSkip?.(entry);
+        const stop = skips.stopError('training', entry, lastCheckpoint, ' or other loss weights');
+        if (stop) throw stop;
+      } else {
+        skips.applied();
+        // New weights: the model is named by today's config from now on, even if its checkpoint was older.
+        model.identity = model.config;
+        window.add(stats, data.cropLength);
+      }
 
       let log: StepLog | undefined;
-      if (step % opts.logEvery === 0 || step === opts.steps) {
+      // A window of skipped steps only has nothing to report.
+      if ((step % opts.logEvery === 0 || step === opts.steps) && !window.empty) {
         log = window.flush(step, adam.options.learningRate);
         await runLog.append(log);
       }
@@ -103,7 +130,8 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
         events.onValidate?.(entry);
       }
       if (step % opts.checkpointEvery === 0 || step === opts.steps) {
-        await saveCheckpoint(checkpointPath, { model, adam, random, step, options: opts }, adversary);
+        await saveCheckpoint(checkpointPath, { model, adam, random, step, options: opts, lrFactor: skips.lrFactor, skipsInARow: skips.inARow }, adversary);
+        lastCheckpoint = step;
         if (step !== opts.steps) await Codec.fromModel(model).save(path.join(options.outDir, 'model'));
         events.onCheckpoint?.(step, checkpointPath);
       }
@@ -126,15 +154,17 @@ async function openRun(config: CodecConfig, options: TrainOptions, resume: boole
   if (resume && hasCheckpoint) {
     const restored = await loadCheckpoint(checkpointPath, { ...changed, steps: options.steps, data: options.data, outDir: options.outDir, workers: options.workers });
     await runLog.truncate(restored.step);
-    return restored;
+    // A learning rate given again on resume is taken as it is: the halvings of earlier skipped steps no longer apply.
+    return changed.learningRate !== undefined ? { ...restored, lrFactor: 1 } : restored;
   }
   if (resume) throw new VqcodecError(`nothing to resume: no ${CHECKPOINT_FILE} in ${options.outDir}`);
   if (hasCheckpoint) throw new VqcodecError(`${options.outDir} already holds a training run: resume it, or choose another output folder`);
   const opts = { ...options, quantizer: { ...options.quantizer, ...changed.quantizer } };
-  if (options.initFrom !== undefined) return { ...(await runFromDirectory(options.initFrom, opts, changed)), adam: codecOptimizer(opts), random: new Random(opts.seed), step: 0 };
+  const fresh = { adam: codecOptimizer(opts), random: new Random(opts.seed), step: 0, lrFactor: 1, skipsInARow: 0 };
+  if (options.initFrom !== undefined) return { ...(await runFromDirectory(options.initFrom, opts, changed)), ...fresh };
   const model = new VqVae(config, opts.seed, opts.quantizer);
   await runLog.create();
-  return { model, adam: codecOptimizer(opts), random: new Random(opts.seed), step: 0, options: opts };
+  return { model, options: opts, ...fresh };
 
   async function runFromDirectory(dir: string, o: TrainOptions, given: TrainChanges): Promise<{ model: VqVae; options: TrainOptions }> {
     const saved = (await Codec.load(dir)).model;
@@ -154,10 +184,13 @@ async function openRun(config: CodecConfig, options: TrainOptions, resume: boole
 }
 
 /** The training crops' sampler and the validation clips (cut to validSeconds). */
-async function loadTrainingData(opts: TrainOptions, model: VqVae) {
+async function loadTrainingData(opts: TrainOptions, model: VqVae, lists: FileLists) {
   const sampleRate = model.config.sampleRate;
-  const lists = await listAudio(opts.data);
   const train = await loadClips(lists.train, sampleRate);
+  if (train.clips.length === 0) {
+    const n = train.skipped.length;
+    throw new VqcodecError(`no usable training audio: ${n === 1 ? 'the one training file was' : `all ${n} training files were`} skipped (${train.skipped[0]})`);
+  }
   // validClips 0 turns validation off.
   const valid = await loadClips(opts.validClips > 0 ? evenlySpaced(lists.valid, opts.validClips) : [], sampleRate);
   const validClips: Clip[] = valid.clips.map((c) => ({ ...c, samples: c.samples.subarray(0, Math.round(opts.validSeconds * sampleRate)) }));
@@ -183,6 +216,11 @@ class LogWindow {
   ) {
     this.sampleRate = model.config.sampleRate;
     this.usage = new UsageCounter(model.quantizer.numCodebooks, model.config.quantizer.codebookSize);
+  }
+
+  /** No step since the last log line (all were skipped). */
+  get empty(): boolean {
+    return this.steps.length === 0;
   }
 
   add(stats: StepStats, cropLength: number): void {
