@@ -5,10 +5,11 @@ import { VqcodecError } from '../errors.js';
 import { parseBaselines, requireTools } from '../eval/baselines.js';
 import { evaluateClip, evaluateReference, summarize, UsageCounter, type ClipReport, type Summary, type UsageReport } from '../eval/evaluate.js';
 import { plotRateQuality } from '../eval/plot.js';
+import { evalReport, type ReportFile } from '../eval/report.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { expandInputs } from '../train/data.js';
 import { checkCodebookCount, intListOption, intOption, loadCodec, type GlobalOptions } from './common.js';
-import { pictureFiles, writeComparison } from './pictures.js';
+import { caption, pictureFiles, writeComparison } from './pictures.js';
 import { fixed, note, progressBar, table } from './ui.js';
 
 export interface EvalOptions extends GlobalOptions {
@@ -20,6 +21,7 @@ export interface EvalOptions extends GlobalOptions {
   baseline?: string;
   plot?: string;
   spectrograms?: string;
+  report?: string;
 }
 
 /** Longer file lists print only their TOTAL rows (every file is in --json). */
@@ -72,7 +74,16 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
   const { files, sources } = await expandInputs(inputs, options.split ?? 'test', limit);
   const counts = intListOption('--codebooks', options.codebooks) ?? [codec.numCodebooks];
   for (const n of counts) checkCodebookCount(n, codec.numCodebooks, 'this model');
-  const pictured = options.spectrograms === undefined ? new Set<string>() : pictureFiles(files);
+  const pictured = options.spectrograms === undefined && options.report === undefined ? new Set<string>() : pictureFiles(files);
+  // The report's files: the original and each decode (the pictured files only, so memory stays small).
+  const drawn = new Map<string, ReportFile>();
+  const draw = (file: string, original: Float32Array, label: string, samples: Float32Array, report: ClipReport) => {
+    if (options.report === undefined || !pictured.has(file)) return;
+    const entry = drawn.get(file) ?? { name: path.basename(file), original, decodes: [] };
+    entry.decodes.push({ label, samples, report });
+    drawn.set(file, entry);
+  };
+  let usageCounts: Int32Array[] = [];
   const results: EvalResult[] = [];
   const bar = progressBar(files.length * (counts.length + baselines.length), 'eval |{bar}| {value}/{total} files | {file}', { file: '' });
   let done = 0;
@@ -90,9 +101,11 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
         await writeFileAtomic(`${stem}.vqt`, result.tokenBytes);
         await writeWav(`${stem}.wav`, { samples: result.decoded, sampleRate: codec.sampleRate });
       }
-      if (pictured.has(file)) await writeComparison(options.spectrograms!, `q${n}`, audio.samples, result.decoded, result.report, codec.sampleRate);
+      if (pictured.has(file) && options.spectrograms) await writeComparison(options.spectrograms, `q${n}`, audio.samples, result.decoded, result.report, codec.sampleRate);
+      draw(file, audio.samples, caption(result.report), result.decoded, result.report);
       done++;
     }
+    if (n >= usageCounts.length) usageCounts = usage.counts;
     results.push({
       codec: 'vqcodec',
       model: codec.fingerprint,
@@ -115,7 +128,8 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
         const stem = path.join(options.out, reference.name, path.basename(file, path.extname(file)));
         await writeWav(`${stem}.wav`, { samples: result.decoded, sampleRate: codec.sampleRate });
       }
-      if (pictured.has(file)) await writeComparison(options.spectrograms!, reference.name, audio.samples, result.decoded, result.report, codec.sampleRate);
+      if (pictured.has(file) && options.spectrograms) await writeComparison(options.spectrograms, reference.name, audio.samples, result.decoded, result.report, codec.sampleRate);
+      draw(file, audio.samples, caption(result.report), result.decoded, result.report);
       done++;
     }
     baselineResults.push({
@@ -128,12 +142,28 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
   }
   bar.stop();
   const minutes = fixed(results[0].total.seconds / 60, 1);
-  if (options.plot) {
-    const codecs = [
-      { name: `vqcodec ${codec.fingerprint.slice(0, 8)}`, points: results.map((r) => r.total) },
-      ...baselineResults.map((b) => ({ name: b.title, points: [b.total] })),
-    ];
-    await writeFileAtomic(options.plot, plotRateQuality(codecs, `rate–quality on ${files.length} file(s), ${minutes} min`));
+  const curves = [
+    { name: `vqcodec ${codec.fingerprint.slice(0, 8)}`, points: results.map((r) => r.total) },
+    ...baselineResults.map((b) => ({ name: b.title, points: [b.total] })),
+  ];
+  if (options.plot) await writeFileAtomic(options.plot, plotRateQuality(curves, `rate–quality on ${files.length} file(s), ${minutes} min`));
+  if (options.report) {
+    const minPerplexity = (r: EvalResult) => Math.min(...r.codebookUsage.map((u) => u.perplexity));
+    const html = evalReport({
+      title: `vqcodec eval: ${files.length} file(s), ${minutes} min`,
+      model: codec.fingerprint,
+      sampleRate: codec.sampleRate,
+      codebookSize: codec.codebookSize,
+      rows: [
+        ...results.map((r) => ({ name: `vqcodec ${r.numCodebooks} codebook(s)`, total: r.total, minPerplexity: minPerplexity(r) })),
+        ...baselineResults.map((b) => ({ name: b.title, total: b.total })),
+      ],
+      curves,
+      usage: usageCounts,
+      files: [...drawn.values()],
+      fileCount: files.length,
+    });
+    await writeFileAtomic(options.report, html);
   }
   if (options.json) {
     console.log(JSON.stringify([...results, ...baselineResults], null, 2));
@@ -171,6 +201,7 @@ export async function evalCommand(inputs: string[], options: EvalOptions): Promi
   }
   if (!perFile && !options.quiet) note(`per-file rows are left out for ${files.length} files: --json has them`);
   if (options.plot && !options.quiet) note(`rate–quality plot written to ${options.plot}`);
+  if (options.report && !options.quiet) note(`report of ${drawn.size} drawn file(s) written to ${options.report}`);
   if (options.out && !options.quiet) note(`token files and decoded audio written under ${options.out}`);
   if (options.spectrograms && !options.quiet) {
     note(`spectrograms of ${pictured.size} of ${files.length} file(s) written under ${options.spectrograms} (q<codebooks>/, one folder per baseline)`);

@@ -71,6 +71,7 @@ function program(): Command {
     .option('-o, --out <dir>', 'also write the token files and decoded audio here')
     .option('--plot <file.svg>', 'also draw the rate–quality curves (STOI, ESTOI, SI-SDR, mel distance against kbps)')
     .option('--spectrograms <dir>', `also write a PNG per file and codebook count (and baseline) under DIR/q<n>/: spectrograms of the original and the decoded audio (${MAX_PICTURE_FILES} files spread evenly over longer lists)`)
+    .option('--report <file.html>', `also write one self-contained HTML page: the rate–quality table (with MFCC distance) and curves, codebook usage histograms, and spectrograms with players for ${MAX_PICTURE_FILES} files spread over the list`)
     .option('--baseline <specs>', 'also measure reference codecs (Opus, Codec2: their programs must be installed), e.g. opus:6,codec2:1200,codec2:3200')
     .action((inputs, o) => evalCommand(inputs, { ...globals(), ...o }));
   p.command('tokens')

@@ -3,6 +3,7 @@
  * Bits are counted from the token file bytes, header and checksum included. Reference codecs
  * (./baselines.ts) are measured by the same code, their bits counted from their whole files.
  */
+import { mfccDistance } from './mfcc.js';
 import type { Codec } from '../codec.js';
 import { check } from '../errors.js';
 import { encodeTokenFile, decodeTokenFile } from '../tokens/tokenFile.js';
@@ -26,6 +27,8 @@ export interface ClipReport {
   /** Extended STOI (Jensen & Taal 2016): also sensitive to distortions that change the spectral shape. */
   estoi: number;
   melDistance: number;
+  /** Mean distance of MFCCs 1–12 (meyda) over the reference's non-silent frames. */
+  mfccDistance: number;
 }
 
 export interface ClipResult {
@@ -93,6 +96,7 @@ function measure(
     siSdr: siSdr(samples, decoded),
     ...intelligibilityOrNaN(samples, decoded, sampleRate),
     melDistance: logMelDistance(samples, decoded, sampleRate),
+    mfccDistance: mfccDistance(samples, decoded, sampleRate),
   };
 }
 
@@ -152,13 +156,15 @@ export interface Summary {
   stoi: number;
   estoi: number;
   melDistance: number;
+  /** Mean distance of MFCCs 1–12 (meyda) over the reference's non-silent frames. */
+  mfccDistance: number;
 }
 
 /** Totals: bitrate from all bytes over all seconds; metrics averaged over clips (NaNs skipped). */
 export function summarize(reports: ClipReport[], sampleRate: number): Summary {
   const seconds = reports.reduce((s, r) => s + r.seconds, 0);
   const bits = reports.reduce((s, r) => s + r.bytes * 8, 0);
-  const mean = (key: 'siSdr' | 'stoi' | 'estoi' | 'melDistance') => {
+  const mean = (key: 'siSdr' | 'stoi' | 'estoi' | 'melDistance' | 'mfccDistance') => {
     const values = reports.map((r) => r[key]).filter((v) => Number.isFinite(v));
     return values.length ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN;
   };
@@ -172,5 +178,6 @@ export function summarize(reports: ClipReport[], sampleRate: number): Summary {
     stoi: mean('stoi'),
     estoi: mean('estoi'),
     melDistance: mean('melDistance'),
+    mfccDistance: mean('mfccDistance'),
   };
 }
