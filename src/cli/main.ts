@@ -157,7 +157,7 @@ function program(): Command {
     .option('--workers <n>', 'data-parallel worker threads (default: cores, at most 2)')
     .option('--resume', 'continue the run in --out from its checkpoint')
     .option('--init <model-dir>', 'start from a saved model\'s weights and config (fine-tuning; fresh optimizer)')
-    .option('--plot', 'write curves.svg into the run folder at the end')
+    .option('--plot', 'keep RUN/curves.svg up to date as training runs (redrawn every 20 s and at each validation)')
     .action((o) => trainCommand({ ...globals(), ...o }));
   p.command('export')
     .description('write the model of a training run\'s latest checkpoint as a model folder')

@@ -1,11 +1,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { makeConfig, PRESETS, splitQuantizerFields, type CodecConfig, type DeepPartial, type QuantizerTraining } from '../model/config.js';
-import { plotTrainingLog } from '../eval/plot.js';
-import { DEFAULT_TRAIN_OPTIONS, readLog, train, type TrainChanges, type TrainOptions } from '../train/trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, train, type TrainChanges, type TrainOptions } from '../train/trainer.js';
 import { intListOption, intOption, numberOption, startBackend, type GlobalOptions } from './common.js';
+import { LivePlot } from './livePlot.js';
 import { fixed, note, progressBar } from './ui.js';
 import { LOSS_PARTS, PART_LABELS } from '../train/lossTerms.js';
 
@@ -119,6 +118,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
   if (Object.keys(givenLossWeights(options)).length > 0) changed.lossWeights = givenLossWeights(options);
   if (Object.keys(quantizerFlags).length > 0) changed.quantizer = quantizerFlags;
   await startBackend(options);
+  const plot = options.plot ? new LivePlot(path.join(options.out, 'curves.svg'), options.out) : undefined;
   let bar = progressBar(1, '');
   const codec = await train(config, trainOptions, options.resume ?? false, {
     onStart(info) {
@@ -130,6 +130,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     onStep(step, log, stats) {
       const payload = { loss: fixed(stats.total, 4), speed: fixed(stats.audioSecondsPerSecond, 2), ...(log ? { ppl: log.perplexity.map((p) => p.toFixed(0)).join('/') } : {}) };
       bar.update(step, payload);
+      if (log) plot?.refresh();
       if (log && !process.stderr.isTTY && !options.quiet) {
         // Every term the run logs (those that are 0 here, like GAN terms without GAN, are left out).
         const parts = LOSS_PARTS.filter((p) => p !== 'total' && log[p] !== 0).map((p) => `${PART_LABELS[p]} ${fixed(log[p], 4)}`);
@@ -141,15 +142,15 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
       note(`${process.stderr.isTTY ? '\n' : ''}step ${entry.step} skipped (${entry.reason}): nothing learnt from it; learning rate × ${entry.lrFactor} from now on`);
     },
     onValidate(v) {
+      plot?.refresh(true);
       if (!options.quiet) note(`\nvalidation at step ${v.step}: SI-SDR ${fixed(v.siSdr)} dB, STOI ${fixed(v.stoi, 3)}, ESTOI ${fixed(v.estoi ?? Number.NaN, 3)}, mel distance ${fixed(v.melDistance, 3)}`);
     },
   }, changed);
   bar.stop();
   const modelDir = path.join(options.out, 'model');
   note(`model written to ${modelDir} (${codec.fingerprint})`);
-  if (options.plot) {
-    const svg = path.join(options.out, 'curves.svg');
-    await writeFileAtomic(svg, plotTrainingLog(await readLog(options.out), `training run ${options.out}`));
-    note(`curves plotted to ${svg}`);
+  if (plot !== undefined) {
+    await plot.finish();
+    note(`curves plotted to ${plot.file}`);
   }
 }
