@@ -157,6 +157,7 @@ function program(): Command {
     .option('--workers <n>', 'data-parallel worker threads (default: cores, at most 2)')
     .option('--resume', 'continue the run in --out from its checkpoint')
     .option('--init <model-dir>', 'start from a saved model\'s weights and config (fine-tuning; fresh optimizer)')
+    .option('--add-decoder-trunk <CxN>', 'with --init: grow the decoder by a wide residual trunk at the frame rate, C channels × N units (e.g. 256x6), starting as the identity')
     .option('--plot', 'keep RUN/curves.svg up to date as training runs (redrawn every 20 s and at each validation)')
     .action((o) => trainCommand({ ...globals(), ...o }));
   p.command('export')

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
-import { makeConfig, PRESETS, splitQuantizerFields, type CodecConfig, type DeepPartial, type QuantizerTraining } from '../model/config.js';
+import { makeConfig, PRESETS, splitQuantizerFields, type CodecConfig, type DecoderTrunkConfig, type DeepPartial, type QuantizerTraining } from '../model/config.js';
 import { DEFAULT_TRAIN_OPTIONS, train, type TrainChanges, type TrainOptions } from '../train/trainer.js';
 import { intListOption, intOption, numberOption, startBackend, type GlobalOptions } from './common.js';
 import { LivePlot } from './livePlot.js';
@@ -33,6 +33,7 @@ export interface TrainCommandOptions extends GlobalOptions {
   resume?: boolean;
   init?: string;
   plot?: boolean;
+  addDecoderTrunk?: string;
 }
 
 /** The model config, and training settings a config file may carry in its quantizer (as older model directories do). */
@@ -82,6 +83,13 @@ function givenQuantizerSettings(options: TrainCommandOptions): Partial<Quantizer
   return changes;
 }
 
+/** --add-decoder-trunk 256x6 (channels × residual units; kernel 3). */
+function trunkOption(value: string): DecoderTrunkConfig {
+  const m = /^(\d+)x(\d+)$/.exec(value);
+  if (m === null) throw new VqcodecError(`--add-decoder-trunk must be CHANNELSxUNITS, e.g. 256x6 (got '${value}')`);
+  return { channels: Number(m[1]), blocks: Number(m[2]), kernelSize: 3 };
+}
+
 /** vqcodec train --data DIR --out RUN */
 export async function trainCommand(options: TrainCommandOptions): Promise<void> {
   const { config, training } = await readConfig(options);
@@ -105,7 +113,9 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     lossWeights: { ...d.lossWeights, ...givenLossWeights(options) },
     quantizer: { ...d.quantizer, ...training, ...quantizerFlags },
     ...(options.init !== undefined ? { initFrom: options.init } : {}),
+    ...(options.addDecoderTrunk !== undefined ? { addDecoderTrunk: trunkOption(options.addDecoderTrunk) } : {}),
   };
+  if (options.addDecoderTrunk !== undefined && options.init === undefined) throw new VqcodecError('--add-decoder-trunk grows the model of --init: give --init MODEL_DIR');
   if (options.init !== undefined && (options.config !== undefined || options.preset !== undefined)) throw new VqcodecError('--init takes the model\'s own config: leave out --config and --preset');
   // On --resume, only what was given explicitly replaces the run's saved options.
   const changed: TrainChanges = {};

@@ -86,6 +86,13 @@ export interface CodecConfig {
    * per FLOP than narrow layers at the sample rate.
    */
   spectral?: SpectralConfig;
+  /**
+   * A wide residual trunk in the decoder at the frame rate, before any upsampling (where wasm
+   * convolutions are cheap per second of audio): `blocks` dilated residual units of `channels`
+   * wide, between 1×1 projections from and back to the decoder's frame-rate width. Its output
+   * projection starts at zero, so adding it to a trained model leaves the model as it was.
+   */
+  decoderTrunk?: DecoderTrunkConfig;
   /** Width of the first encoder stage; doubles after each downsampling, up to maxChannels. */
   channels: number;
   maxChannels: number;
@@ -96,6 +103,13 @@ export interface CodecConfig {
   kernelSize: number;
   padding: Padding;
   quantizer: QuantizerConfig;
+}
+
+export interface DecoderTrunkConfig {
+  channels: number;
+  /** Residual units; unit i has dilation 3^(i mod 3) (1, 3, 9, 1, …). */
+  blocks: number;
+  kernelSize: number;
 }
 
 export const DEFAULT_CONFIG: CodecConfig = {
@@ -123,6 +137,7 @@ export function makeConfig(overrides: DeepPartial<CodecConfig> = {}): CodecConfi
     quantizer: { ...DEFAULT_CONFIG.quantizer, ...overrides.quantizer },
   };
   if (overrides.spectral !== undefined) config.spectral = { ...overrides.spectral } as SpectralConfig;
+  if (overrides.decoderTrunk !== undefined) config.decoderTrunk = { ...overrides.decoderTrunk } as DecoderTrunkConfig;
   validateConfig(config);
   return config;
 }
@@ -175,6 +190,12 @@ export function validateConfig(c: CodecConfig): void {
     if (c.padding !== 'same') fail("spectral ends need padding 'same' (their STFT frames are centred)");
     const head = c.spectral.head;
     if (head !== undefined && head !== 'polar' && head !== 'cartesian') fail(`spectral head must be 'polar' or 'cartesian' (got ${String(head)})`);
+  }
+  if (c.decoderTrunk !== undefined) {
+    const { channels, blocks, kernelSize } = c.decoderTrunk;
+    if (!isPositiveInt(channels) || !isPositiveInt(blocks) || !isPositiveInt(kernelSize) || kernelSize % 2 === 0) {
+      fail(`decoderTrunk needs positive integer channels and blocks and an odd kernelSize (got ${JSON.stringify(c.decoderTrunk)})`);
+    }
   }
   const q = c.quantizer;
   if (q === undefined || typeof q !== 'object') fail('quantizer settings are missing');

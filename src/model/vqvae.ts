@@ -96,6 +96,11 @@ export class VqVae {
     if (absent.length > 0) this.quantizer.resetStatistics();
   }
 
+  /** loadArrays for a model grown from the one `arrays` came from: parameters for which `isNew` holds keep their fresh values. */
+  loadArraysGrowing(arrays: NamedArrays, what: string, isNew: (name: string) => boolean): void {
+    this.params.restore(arrays, what, (name) => isNew(name) || ResidualVectorQuantizer.isTrainingState(name));
+  }
+
   /** Forward multiply-adds per audio sample (encoder + decoder; the quantizer is negligible). */
   macsPerSample(): number {
     return this.encoder.macsPerSample() + this.decoder.macsPerSample();

@@ -1,7 +1,7 @@
 /** What a training run is told: its options, their defaults and checks, the learning-rate schedule. */
 import { availableParallelism } from 'node:os';
 import { VqcodecError } from '../errors.js';
-import { DEFAULT_QUANTIZER_TRAINING, validateQuantizerTraining, type QuantizerTraining } from '../model/config.js';
+import { DEFAULT_QUANTIZER_TRAINING, validateQuantizerTraining, type DecoderTrunkConfig, type QuantizerTraining } from '../model/config.js';
 import type { LossWeights } from './lossTerms.js';
 
 export interface TrainOptions {
@@ -38,6 +38,12 @@ export interface TrainOptions {
    * config replaces the one given. Unset: random initialisation.
    */
   initFrom?: string;
+  /**
+   * With initFrom: grow the saved model by a decoder trunk (CodecConfig.decoderTrunk) before
+   * fine-tuning. Its new parameters start fresh, with the trunk's output at zero, so the grown
+   * model starts out decoding exactly as the saved one.
+   */
+  addDecoderTrunk?: DecoderTrunkConfig;
 }
 
 /** Options a user changes (e.g. on --resume): loss weights and quantizer settings one by one. */

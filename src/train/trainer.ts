@@ -172,9 +172,14 @@ async function openRun(config: CodecConfig, options: TrainOptions, resume: boole
     const quantizer = { ...o.quantizer, ...splitStoredConfig(saved.identity).training, ...given.quantizer };
     const withSettings = { ...o, quantizer };
     validateTrainOptions(withSettings);
-    const model = new VqVae(saved.config, o.seed, quantizer);
+    const grow = o.addDecoderTrunk;
+    if (grow !== undefined && saved.config.decoderTrunk !== undefined) throw new VqcodecError(`${dir} already has a decoder trunk`);
+    const config = grow === undefined ? saved.config : { ...saved.config, decoderTrunk: { ...grow } };
+    validateConfig(config);
+    const model = new VqVae(config, o.seed, quantizer);
     try {
-      model.loadArrays(saved.inferenceArrays(), dir);
+      if (grow === undefined) model.loadArrays(saved.inferenceArrays(), dir);
+      else model.loadArraysGrowing(saved.inferenceArrays(), dir, (name) => name.startsWith('decoder.trunk.'));
     } finally {
       saved.dispose();
     }

@@ -1,0 +1,54 @@
+/**
+ * The decoder's wide frame-rate trunk (CodecConfig.decoderTrunk): growing a trained model by it
+ * changes nothing until it trains (its output projection starts at zero); its receptive field
+ * is counted, so chunked decoding still equals whole decoding; and `train --init DIR
+ * --add-decoder-trunk CxN` fine-tunes the grown model.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend.js';
+import { loadAudio } from '../src/audio/load.js';
+import { Codec } from '../src/codec.js';
+import { makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
+import { VqVae } from '../src/model/vqvae.js';
+import { FIXTURES } from '../src/paths.js';
+import { Random } from '../src/train/random.js';
+
+const BASE: CodecConfig = makeConfig({ ...PRESETS.tiny, channels: 2, maxChannels: 8 });
+const TRUNK = { channels: 16, blocks: 4, kernelSize: 3 };
+let speech: Float32Array;
+
+before(async () => {
+  await initBackend('wasm');
+  speech = (await loadAudio(path.join(FIXTURES, 'speech.wav'), 16000)).samples.subarray(0, 16000);
+});
+
+test('a model grown by a trunk decodes exactly as the model it grew from', () => {
+  const base = new VqVae(BASE, 3);
+  const grown = new VqVae({ ...BASE, decoderTrunk: TRUNK }, 9);
+  grown.loadArraysGrowing(base.inferenceArrays(), 'base', (n) => n.startsWith('decoder.trunk.'));
+  const a = Codec.fromModel(base);
+  const b = Codec.fromModel(grown);
+  const tokens = a.encode(speech);
+  const grownTokens = b.encode(speech);
+  assert.deepEqual(grownTokens.codes, tokens.codes);
+  assert.deepEqual(b.decode(grownTokens), a.decode(tokens));
+  assert.notEqual(a.fingerprint, b.fingerprint, 'a grown model is a new model');
+  assert.ok(b.model.macsPerSample() > a.model.macsPerSample());
+  a.dispose();
+  b.dispose();
+});
+
+test('with a trained (non-zero) trunk, chunked decoding equals whole decoding', () => {
+  const codec = Codec.create({ ...BASE, decoderTrunk: TRUNK }, 5);
+  const random = new Random(2);
+  const out = codec.model.params.get('decoder.trunk.out.w');
+  out.assign(tf.tensor(Float32Array.from({ length: out.size }, () => random.next() - 0.5), out.shape));
+  const tokens = codec.encode(speech);
+  const whole = codec.decode(tokens);
+  assert.deepEqual(codec.decode(tokens, { chunkFrames: 3 }), whole);
+  assert.ok(codec.model.decoderContext.before >= Codec.create(BASE, 5).model.decoderContext.before + TRUNK.blocks, 'the trunk widens the receptive field');
+  codec.dispose();
+});
