@@ -92,13 +92,14 @@ export class VqVae {
 
   /** Loads weights saved by inferenceArrays() or a full snapshot. */
   loadArrays(arrays: NamedArrays, what: string): void {
-    const absent = this.params.restore(arrays, what, ResidualVectorQuantizer.isTrainingState);
-    if (absent.length > 0) this.quantizer.resetStatistics();
+    this.loadArraysGrowing(arrays, what, () => false);
   }
 
   /** loadArrays for a model grown from the one `arrays` came from: parameters for which `isNew` holds keep their fresh values. */
   loadArraysGrowing(arrays: NamedArrays, what: string, isNew: (name: string) => boolean): void {
-    this.params.restore(arrays, what, (name) => isNew(name) || ResidualVectorQuantizer.isTrainingState(name));
+    const absent = this.params.restore(arrays, what, (name) => isNew(name) || ResidualVectorQuantizer.isTrainingState(name));
+    // Inference weights carry no EMA statistics: start them from the loaded codebooks.
+    if (absent.some(ResidualVectorQuantizer.isTrainingState)) this.quantizer.resetStatistics();
   }
 
   /** Forward multiply-adds per audio sample (encoder + decoder; the quantizer is negligible). */
