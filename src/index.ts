@@ -1,12 +1,13 @@
 /** vqcodec's public library API. */
 export { Codec, type CodingOptions } from './codec.js';
-export { fingerprintOf } from './io/modelStore.js';
+export { fingerprintOf } from './io/modelFormat.js';
 export { initBackend, backendName, BACKENDS, type BackendName } from './backend.js';
 export { VqcodecError } from './errors.js';
 export type { Audio, SampleRate, Tokens } from './types.js';
 export { DEFAULT_CONFIG, PRESETS, makeConfig, validateConfig, bitrate, frameRate, hopLength, type CodecConfig, type QuantizerConfig } from './model/config.js';
 export { VqVae } from './model/vqvae.js';
-export { readTokenFile, writeTokenFile, encodeTokenFile, decodeTokenFile, tokenFileSize, formatTokenHeader } from './tokens/tokenFile.js';
+export { encodeTokenFile, decodeTokenFile, inspectTokenFile, tokenFileSize, formatTokenHeader } from './tokens/tokenFile.js';
+export { readTokenFile, writeTokenFile } from './tokens/tokenFileFs.js';
 export { packBits, unpackBits, bitsPerCode } from './tokens/bitpack.js';
 export { exportTokens, readIndex, codesFromNpy, codesFromLine, tokensToNpy, parseShard, shardFiles, type IndexEntry, type TokenLine, type TokenExportOptions } from './tokens/export.js';
 export { encodeNpy, decodeNpy, type NpyArray } from './tokens/npy.js';
@@ -16,7 +17,8 @@ export { generate, type GenerateOptions } from './prior/generate.js';
 export { trainPrior, DEFAULT_PRIOR_OPTIONS, type PriorTrainOptions } from './prior/trainer.js';
 export { loadPrior, savePrior, checkPriorCodec } from './prior/store.js';
 export { loadAudio, validateAudio } from './audio/load.js';
-export { decodeWav, encodeWav, writeWav } from './audio/wav.js';
+export { decodeWav, encodeWav } from './audio/wav.js';
+export { writeWav } from './audio/wavFs.js';
 export { resample } from './audio/resample.js';
 export { siSdr, stoi, estoi, logMelDistance, compressionRatio } from './eval/metrics.js';
 export { codebookUsage, usageFromCounts } from './eval/codebookUsage.js';

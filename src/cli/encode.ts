@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { loadAudio } from '../audio/load.js';
 import { encodeWavFile, isWavFile } from '../streamFiles.js';
-import { writeTokenFile } from '../tokens/tokenFile.js';
+import { writeTokenFile } from '../tokens/tokenFileFs.js';
 import { codebooksOption, entropyOptions, loadCodec, type GlobalOptions } from './common.js';
 import { kbps, note } from './ui.js';
 

@@ -4,11 +4,10 @@
  * { meta, tensors: [{ name, shape, offset }], dtype? }, zero padding to 4 bytes, then the
  * data: float32 LE, or binary16 LE when dtype is "float16" (offsets count values).
  * Used for model weights (float16 for shipped models) and training checkpoints (float32).
+ * Bytes only (no file access, so the browser page uses it too): files are ./bundleFs.ts.
  */
-import { promises as fs } from 'node:fs';
 import { VqcodecError } from '../errors.js';
 import type { NamedArrays } from '../model/params.js';
-import { writeFileAtomic } from './atomic.js';
 import { fromHalfBits, toHalfBits } from './float16.js';
 
 const MAGIC = 'VQB1';
@@ -82,18 +81,4 @@ function halvesToFloats(bytes: Uint8Array): Float32Array {
   const out = new Float32Array(Math.floor(bytes.length / 2));
   for (let i = 0; i < out.length; i++) out[i] = fromHalfBits(view.getUint16(2 * i, true));
   return out;
-}
-
-export async function writeBundle(path: string, bundle: Bundle, precision: Precision = 'float32'): Promise<void> {
-  await writeFileAtomic(path, encodeBundle(bundle, precision));
-}
-
-export async function readBundle(path: string): Promise<Bundle> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.readFile(path);
-  } catch {
-    throw new VqcodecError(`no such file: ${path}`);
-  }
-  return decodeBundle(bytes, path);
 }

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
-import { readBundle, writeBundle } from '../io/bundle.js';
+import { readBundle, writeBundle } from '../io/bundleFs.js';
 import type { NamedArrays } from '../model/params.js';
 import { readTokenExport } from '../tokens/export.js';
 import { Adam } from '../train/adam.js';
