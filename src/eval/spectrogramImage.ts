@@ -30,7 +30,7 @@ const DB_TICK = 20;
 const MIN_TICK_SPACING = 60;
 const TIME_STEPS = [0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
 
-const TICK = 3;
+export const TICK = 3;
 const LEFT = 30;
 const TOP = 4;
 const STRIP = GLYPH_HEIGHT + 5;
@@ -38,7 +38,7 @@ const PANEL_GAP = 6;
 const BAR_GAP = 12;
 const BAR_WIDTH = 12;
 const RIGHT = BAR_GAP + BAR_WIDTH + TICK + 2 + textWidth('-100') + 6;
-const BOTTOM = 1 + TICK + 2 + GLYPH_HEIGHT + 4 + GLYPH_HEIGHT + 4;
+const BOTTOM = 1 + TICK + 2 + GLYPH_HEIGHT + 4 + GLYPH_HEIGHT + 4; // the frame and TIME_AXIS_HEIGHT
 const FRAME_COLOUR: Rgb = [96, 96, 96];
 
 interface Layout {
@@ -112,17 +112,7 @@ export function spectrogramImage(panels: FigurePanel[], sampleRate: number): Rgb
   });
 
   // Time axis under the last panel.
-  const axisY = L.panelTops[panels.length - 1]! + PANEL_HEIGHT + 1;
-  const pxPerSecond = sampleRate / L.hop;
-  const step = TIME_STEPS.find((s) => s * pxPerSecond >= MIN_TICK_SPACING) ?? TIME_STEPS[TIME_STEPS.length - 1]!;
-  for (let k = 0; k * step * pxPerSecond <= L.columns - 1; k++) {
-    const x = L.x0 + Math.round(k * step * pxPerSecond);
-    image.fillRect(x, axisY, 1, TICK, BLACK);
-    const label = tickLabel(k * step);
-    drawText(image, x - Math.floor(textWidth(label) / 2), axisY + TICK + 2, label, BLACK);
-  }
-  const title = 'time (s)';
-  drawText(image, L.x0 + Math.floor((L.columns - textWidth(title)) / 2), axisY + TICK + 2 + GLYPH_HEIGHT + 4, title, BLACK);
+  drawTimeAxis(image, L.x0, L.panelTops[panels.length - 1]! + PANEL_HEIGHT + 1, L.columns, sampleRate / L.hop);
 
   // Colour bar beside the first panel: the top of the scale at the top.
   const barX = L.x0 + L.columns + 1 + BAR_GAP;
@@ -138,8 +128,27 @@ export function spectrogramImage(panels: FigurePanel[], sampleRate: number): Rgb
   return image;
 }
 
+/**
+ * Ticks every round number of seconds (at least MIN_TICK_SPACING pixels apart) and the title
+ * 'time (s)' under a picture whose data starts at column x0, `columns` wide, from row axisY down.
+ */
+export function drawTimeAxis(image: RgbImage, x0: number, axisY: number, columns: number, pxPerSecond: number): void {
+  const step = TIME_STEPS.find((s) => s * pxPerSecond >= MIN_TICK_SPACING) ?? TIME_STEPS[TIME_STEPS.length - 1]!;
+  for (let k = 0; k * step * pxPerSecond <= columns - 1; k++) {
+    const x = x0 + Math.round(k * step * pxPerSecond);
+    image.fillRect(x, axisY, 1, TICK, BLACK);
+    const label = tickLabel(k * step);
+    drawText(image, x - Math.floor(textWidth(label) / 2), axisY + TICK + 2, label, BLACK);
+  }
+  const title = 'time (s)';
+  drawText(image, x0 + Math.floor((columns - textWidth(title)) / 2), axisY + TICK + 2 + GLYPH_HEIGHT + 4, title, BLACK);
+}
+
+/** Rows drawTimeAxis uses. */
+export const TIME_AXIS_HEIGHT = TICK + 2 + GLYPH_HEIGHT + 4 + GLYPH_HEIGHT + 4;
+
 /** A 1-pixel rectangle outline whose outer corner is (x, y). */
-function frame(image: RgbImage, x: number, y: number, w: number, h: number): void {
+export function frame(image: RgbImage, x: number, y: number, w: number, h: number): void {
   image.fillRect(x, y, w, 1, FRAME_COLOUR);
   image.fillRect(x, y + h - 1, w, 1, FRAME_COLOUR);
   image.fillRect(x, y, 1, h, FRAME_COLOUR);
