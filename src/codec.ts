@@ -331,7 +331,7 @@ function framesHeld(plan: ChunkPlan): number {
 }
 
 /** Frame-major codes of q codebooks → the first n codebooks of each frame. */
-function keepFirstCodebooks(codes: Int32Array, q: number, n: number): Int32Array {
+export function keepFirstCodebooks(codes: Int32Array, q: number, n: number): Int32Array {
   const frames = codes.length / q;
   const kept = new Int32Array(frames * n);
   for (let f = 0; f < frames; f++) kept.set(codes.subarray(f * q, f * q + n), f * n);
