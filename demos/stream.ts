@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openWavStream } from '../src/audio/wavStream.js';
-import { writeWav } from '../src/audio/wav.js';
+import { writeWav } from '../src/audio/wavFs.js';
 import { initBackend } from '../src/backend.js';
 import { Codec } from '../src/codec.js';
 import { VqcodecError } from '../src/errors.js';

@@ -2,15 +2,17 @@
  * The codec as a library: load a model directory, turn samples into tokens and back.
  * Long inputs are coded in overlapping chunks, so memory is bounded by the chunk size
  * and the result equals coding the whole input at once.
+ *
+ * Nothing here touches the file system, so the browser page bundles this module: `fromFiles`
+ * takes a model folder's bytes; `load` and `save` (Node only) bring in ./io/modelStore.ts and
+ * node:fs on first use, by a dynamic import.
  */
 import * as tf from '@tensorflow/tfjs';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { ContextModel } from './entropy/contextModel.js';
 import { chunkPlan, firstFrameRead, planChunks, readyChunks, type Chunk, type ChunkPlan } from './chunks.js';
 import { VqcodecError } from './errors.js';
 import type { Precision } from './io/bundle.js';
-import { loadModel, modelFingerprint, roundWeightsToHalf, saveModel } from './io/modelStore.js';
+import { CONTEXT_MODEL_FILE, modelFingerprint, modelFromFiles, roundWeightsToHalf, type ModelFiles } from './io/modelFormat.js';
 import { bitrate, frameRate, hopLength, validateConfig, type CodecConfig } from './model/config.js';
 import { VqVae } from './model/vqvae.js';
 import { SlidingBuffer } from './slidingBuffer.js';
@@ -29,8 +31,20 @@ export interface CodingOptions {
   chunkFrames?: number;
 }
 
-/** The context model's file in a model folder (optional: without it, files are bit-packed). */
-export const CONTEXT_MODEL_FILE = 'context-model.bin';
+export { CONTEXT_MODEL_FILE };
+
+/** The contents of a model folder's files. */
+export interface CodecFiles extends ModelFiles {
+  /** context-model.bin, when the folder has one. */
+  contextModel?: Uint8Array;
+}
+
+/** Names of the files in error messages. */
+export interface CodecFileNames {
+  config?: string;
+  weights?: string;
+  contextModel?: string;
+}
 
 export class Codec {
   /** Token statistics for entropy-coded files (`dir/context-model.bin`), when the model folder has them. */
@@ -58,25 +72,29 @@ export class Codec {
     return Codec.fromModel(new VqVae(config, seed));
   }
 
-  /** Loads a model directory (`dir/config.json` and `dir/weights.bin`, see io/modelStore.ts). */
-  static async load(dir: string): Promise<Codec> {
-    const { model, fingerprint } = await loadModel(dir);
+  /**
+   * A codec from the contents of a model folder's files (no file access: the browser's way in):
+   * config.json, weights.bin and, optionally, context-model.bin. `names` label the files in errors.
+   */
+  static fromFiles(files: CodecFiles, names: CodecFileNames = {}): Codec {
+    const { model, fingerprint } = modelFromFiles(files, names);
     const codec = new Codec(model, fingerprint);
-    const contextPath = path.join(dir, CONTEXT_MODEL_FILE);
-    const bytes = await fs.readFile(contextPath).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      model.dispose();
-      throw new VqcodecError(`cannot read ${contextPath}: ${err.code ?? err.message}`);
-    });
-    if (bytes !== undefined) {
+    if (files.contextModel !== undefined) {
       try {
-        codec.useContextModel(ContextModel.parse(bytes, contextPath));
+        codec.useContextModel(ContextModel.parse(files.contextModel, names.contextModel ?? CONTEXT_MODEL_FILE));
       } catch (err) {
         model.dispose();
         throw err;
       }
     }
     return codec;
+  }
+
+  /** Loads a model directory (`dir/config.json`, `dir/weights.bin` and `dir/context-model.bin` if there; Node only). */
+  static async load(dir: string): Promise<Codec> {
+    const { readCodecFiles } = await import('./io/modelStore.js');
+    const { files, names } = await readCodecFiles(dir);
+    return Codec.fromFiles(files, names);
   }
 
   /** Attaches token statistics fitted on this codec's tokens (refuses another codec's). */
@@ -93,7 +111,8 @@ export class Codec {
    * needs weights that float16 holds exactly (see fromModelAtHalfPrecision), so that the saved model
    * has this codec's fingerprint and decodes its tokens.
    */
-  save(dir: string, precision: Precision = 'float32'): Promise<void> {
+  async save(dir: string, precision: Precision = 'float32'): Promise<void> {
+    const { saveModel } = await import('./io/modelStore.js');
     return saveModel(dir, this.model, this.fingerprint, precision);
   }
 
@@ -312,7 +331,7 @@ function framesHeld(plan: ChunkPlan): number {
 }
 
 /** Frame-major codes of q codebooks → the first n codebooks of each frame. */
-function keepFirstCodebooks(codes: Int32Array, q: number, n: number): Int32Array {
+export function keepFirstCodebooks(codes: Int32Array, q: number, n: number): Int32Array {
   const frames = codes.length / q;
   const kept = new Int32Array(frames * n);
   for (let f = 0; f < frames; f++) kept.set(codes.subarray(f * q, f * q + n), f * n);

@@ -1,12 +1,13 @@
 /** vqcodec's public library API. */
 export { Codec, type CodingOptions } from './codec.js';
-export { fingerprintOf } from './io/modelStore.js';
+export { fingerprintOf } from './io/modelFormat.js';
 export { initBackend, backendName, BACKENDS, type BackendName } from './backend.js';
 export { VqcodecError } from './errors.js';
 export type { Audio, SampleRate, Tokens } from './types.js';
 export { DEFAULT_CONFIG, PRESETS, makeConfig, validateConfig, bitrate, frameRate, hopLength, type CodecConfig, type QuantizerConfig } from './model/config.js';
 export { VqVae } from './model/vqvae.js';
-export { readTokenFile, readTokenFileInfo, writeTokenFile, encodeTokenFile, decodeTokenFile, inspectTokenFile, tokenFileSize, formatTokenHeader, type TokenFileOptions, type TokenFileInfo } from './tokens/tokenFile.js';
+export { encodeTokenFile, decodeTokenFile, inspectTokenFile, tokenFileSize, formatTokenHeader, type TokenFileOptions, type TokenFileInfo } from './tokens/tokenFile.js';
+export { readTokenFile, readTokenFileInfo, writeTokenFile } from './tokens/tokenFileFs.js';
 export { ContextModel, DEFAULT_CONTEXT_SETTINGS, type ContextModelSettings } from './entropy/contextModel.js';
 export { payloadBits, TOKEN_CODINGS, type TokenCoding, type EntropyModels, type StepPredictor } from './entropy/payload.js';
 export { RangeEncoder, RangeDecoder, FrequencyTable, quantizeProbabilities } from './entropy/rangeCoder.js';
@@ -20,7 +21,8 @@ export { generate, type GenerateOptions } from './prior/generate.js';
 export { trainPrior, DEFAULT_PRIOR_OPTIONS, type PriorTrainOptions } from './prior/trainer.js';
 export { loadPrior, savePrior, checkPriorCodec } from './prior/store.js';
 export { loadAudio, validateAudio } from './audio/load.js';
-export { decodeWav, encodeWav, writeWav } from './audio/wav.js';
+export { decodeWav, encodeWav } from './audio/wav.js';
+export { writeWav } from './audio/wavFs.js';
 export { resample } from './audio/resample.js';
 export { siSdr, stoi, estoi, logMelDistance, compressionRatio } from './eval/metrics.js';
 export { codebookUsage, usageFromCounts } from './eval/codebookUsage.js';

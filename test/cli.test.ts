@@ -14,7 +14,8 @@ import { loadAudio } from '../src/audio/load.js';
 import { decodeWav, encodeWav } from '../src/audio/wav.js';
 import { Codec } from '../src/codec.js';
 import { makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
-import { readTokenFile, tokenFileSize, writeTokenFile } from '../src/tokens/tokenFile.js';
+import { tokenFileSize } from '../src/tokens/tokenFile.js';
+import { readTokenFile, writeTokenFile } from '../src/tokens/tokenFileFs.js';
 import { FIXTURES, PACKAGE_ROOT } from '../src/paths.js';
 import { spectrogramFigureSize } from '../src/eval/spectrogramFigure.js';
 

@@ -13,7 +13,7 @@ import { initBackend } from '../src/backend.js';
 import { loadAudio } from '../src/audio/load.js';
 import { Codec } from '../src/codec.js';
 import { stoi } from '../src/eval/metrics.js';
-import { readBundle } from '../src/io/bundle.js';
+import { readBundle } from '../src/io/bundleFs.js';
 import { DEFAULT_MODEL, FIXTURES } from '../src/paths.js';
 import { decodeTokenFile, encodeTokenFile } from '../src/tokens/tokenFile.js';
 

@@ -49,6 +49,12 @@ test('encode range-codes by default, info names the coding, decode matches the b
   assert.deepEqual(await fs.readFile(at('ctx.wav')), await fs.readFile(at('plain.wav')));
 });
 
+test('a compressed input (speech.ogg) is range-coded by default too', async () => {
+  const at = (name: string) => path.join(dir, name);
+  ok(cli('encode', path.join(FIXTURES, 'speech.ogg'), at('ogg.vqt'), '--codebooks', '2'));
+  assert.match(ok(cli('info', at('ogg.vqt'))).stdout, /format:\s+version 2, range-coded \(context model\)/);
+});
+
 test('--entropy prior codes under the shipped prior; decoding needs the same prior', async () => {
   const at = (name: string) => path.join(dir, name);
   ok(cli('encode', SPEECH, at('prior.vqt'), '--codebooks', '2', '--entropy', 'prior', '--prior', PRIOR));

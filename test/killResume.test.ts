@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readBundle } from '../src/io/bundle.js';
+import { readBundle } from '../src/io/bundleFs.js';
 import type { NamedArrays } from '../src/model/params.js';
 import { FIXTURES, PACKAGE_ROOT } from '../src/paths.js';
 

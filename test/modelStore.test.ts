@@ -1,11 +1,11 @@
 /**
- * The model store's fingerprint (src/io/modelStore.ts): a function of the config's values and
+ * The model's fingerprint (src/io/modelFormat.ts): a function of the config's values and
  * the weights, not of the order keys or arrays happen to be listed in. Loading and saving are
  * tested through Codec in codec.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fingerprintOf } from '../src/io/modelStore.js';
+import { fingerprintOf } from '../src/io/modelFormat.js';
 import { makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
 import type { NamedArrays } from '../src/model/params.js';
 

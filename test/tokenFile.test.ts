@@ -14,11 +14,10 @@ import {
   encodeTokenFile as encodeLatest,
   formatTokenHeader,
   inspectTokenFile,
-  readTokenFile,
   tokenFileSize,
-  writeTokenFile,
   type TokenFileOptions,
 } from '../src/tokens/tokenFile.js';
+import { readTokenFile, writeTokenFile } from '../src/tokens/tokenFileFs.js';
 
 // Most tests run on both versions; the layout tests on the version they document.
 const VERSIONS: (1 | 2)[] = [1, 2];

@@ -15,7 +15,7 @@ import { loadAudio } from '../src/audio/load.js';
 import { encodeWav } from '../src/audio/wav.js';
 import { Codec } from '../src/codec.js';
 import { VqcodecError } from '../src/errors.js';
-import { readBundle } from '../src/io/bundle.js';
+import { readBundle } from '../src/io/bundleFs.js';
 import { makeConfig, PRESETS } from '../src/model/config.js';
 import { DEFAULT_MODEL, FIXTURES } from '../src/paths.js';
 import { encodeTokenFile } from '../src/tokens/tokenFile.js';

@@ -13,7 +13,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../src/backend.js';
-import { readBundle } from '../src/io/bundle.js';
+import { readBundle } from '../src/io/bundleFs.js';
 import { DEFAULT_QUANTIZER_TRAINING, makeConfig, PRESETS } from '../src/model/config.js';
 import type { NamedArrays } from '../src/model/params.js';
 import { FIXTURES } from '../src/paths.js';

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import wavefile from 'wavefile';
 import { VqcodecError } from '../src/errors.js';
-import { decodeWav, encodeWav, writeWav } from '../src/audio/wav.js';
+import { decodeWav, encodeWav } from '../src/audio/wav.js';
+import { writeWav } from '../src/audio/wavFs.js';
 import { toMono } from '../src/audio/load.js';
 
 /** A WAV built by wavefile (an independent writer) from raw sample values. */

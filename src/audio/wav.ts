@@ -1,15 +1,15 @@
 /**
- * WAV reading and writing.
+ * WAV decoding and encoding.
  *
  * Reading: wavefile parses the RIFF structure (chunks, fmt, extensible headers), but its
  * own sample unpacking goes through a function call per sample, so the samples are
  * converted here straight from the data-chunk bytes with a DataView. That keeps a
  * 30-minute file to a few hundred milliseconds and never builds per-sample objects.
+ *
+ * Bytes only (the browser page uses this module); writing a file is ./wavFs.ts.
  */
 import wavefile from 'wavefile';
 import { VqcodecError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import type { Audio } from '../types.js';
 
 const { WaveFile } = wavefile;
 
@@ -247,9 +247,4 @@ function writePcm16(view: DataView, start: number, samples: Float32Array): void 
 
 function writeFloat32(view: DataView, start: number, samples: Float32Array): void {
   for (let i = 0, p = start; i < samples.length; i++, p += 4) view.setFloat32(p, samples[i], true);
-}
-
-/** Writes `audio` as a WAV file, atomically (readers never see a half-written file). */
-export async function writeWav(path: string, audio: Audio, format: WavFormat = 'pcm16'): Promise<void> {
-  await writeFileAtomic(path, encodeWav(audio.samples, audio.sampleRate, format));
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { loadAudio } from '../audio/load.js';
-import { writeWav } from '../audio/wav.js';
+import { writeWav } from '../audio/wavFs.js';
 import { evaluateClip } from '../eval/evaluate.js';
 import { spectrogramFigure, type FigurePanel } from '../eval/spectrogramFigure.js';
 import { writeFileAtomic } from '../io/atomic.js';

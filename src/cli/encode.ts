@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { loadAudio } from '../audio/load.js';
-import { encodeWavFile, isWavFile } from '../streamFiles.js';
-import { writeTokenFile } from '../tokens/tokenFile.js';
+import { codecModels, encodeWavFile, isWavFile } from '../streamFiles.js';
+import { writeTokenFile } from '../tokens/tokenFileFs.js';
 import { codebooksOption, entropyOptions, loadCodec, type GlobalOptions } from './common.js';
 import { kbps, note } from './ui.js';
 
@@ -30,7 +30,7 @@ export async function encodeCommand(input: string, output: string, options: Enco
   } else {
     const audio = await loadAudio(input, codec.sampleRate);
     const tokens = codec.encode(audio.samples, { numCodebooks });
-    await writeTokenFile(output, tokens, { coding, models });
+    await writeTokenFile(output, tokens, { coding, models: codecModels(codec, models) });
     ({ frames, numCodebooks: n, originalLength: length } = tokens);
   }
   const seconds = (performance.now() - started) / 1000;

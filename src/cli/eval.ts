@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { loadAudio } from '../audio/load.js';
-import { writeWav } from '../audio/wav.js';
+import { writeWav } from '../audio/wavFs.js';
 import { VqcodecError } from '../errors.js';
 import { parseBaselines, requireTools } from '../eval/baselines.js';
 import { evaluateClip, evaluateReference, summarize, UsageCounter, type ClipReport, type Summary, type UsageReport } from '../eval/evaluate.js';

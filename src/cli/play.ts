@@ -1,7 +1,7 @@
 import { loadAudio } from '../audio/load.js';
 import { playClips, type Clip } from '../audio/playback.js';
 import { evaluateClip } from '../eval/evaluate.js';
-import { readTokenFile } from '../tokens/tokenFile.js';
+import { readTokenFile } from '../tokens/tokenFileFs.js';
 import { codebooksOption, loadCodec, priorModels, type GlobalOptions } from './common.js';
 import { kbps } from './ui.js';
 

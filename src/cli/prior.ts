@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { loadAudio } from '../audio/load.js';
-import { writeWav } from '../audio/wav.js';
+import { writeWav } from '../audio/wavFs.js';
 import { VqcodecError } from '../errors.js';
 import { generate } from '../prior/generate.js';
 import { checkPriorCodec, loadPrior } from '../prior/store.js';
 import { DEFAULT_PRIOR_OPTIONS, trainPrior, type PriorTrainOptions } from '../prior/trainer.js';
-import { readTokenFile } from '../tokens/tokenFile.js';
+import { readTokenFile } from '../tokens/tokenFileFs.js';
 import { intOption, loadCodec, numberOption, startBackend, type GlobalOptions } from './common.js';
 import { fixed, note, progressBar } from './ui.js';
 

@@ -1,5 +1,4 @@
-/** An 8-bit RGB raster to draw pictures into (spectrogram figures), written out by ../io/png.ts. */
-import { encodePng } from '../io/png.js';
+/** An 8-bit RGB raster to draw pictures into (spectrogram figures); ../io/png.ts writes it out. */
 
 export type Rgb = readonly [number, number, number];
 
@@ -28,9 +27,5 @@ export class RgbImage {
     for (let yy = Math.max(0, y); yy < Math.min(this.height, y + h); yy++) {
       for (let xx = Math.max(0, x); xx < Math.min(this.width, x + w); xx++) this.set(xx, yy, colour);
     }
-  }
-
-  toPng(): Uint8Array {
-    return encodePng(this.width, this.height, this.pixels);
   }
 }

@@ -4,11 +4,10 @@
  * { meta, tensors: [{ name, shape, offset }], dtype? }, zero padding to 4 bytes, then the
  * data: float32 LE, or binary16 LE when dtype is "float16" (offsets count values).
  * Used for model weights (float16 for shipped models) and training checkpoints (float32).
+ * Bytes only (no file access, so the browser page uses it too): files are ./bundleFs.ts.
  */
-import { promises as fs } from 'node:fs';
 import { VqcodecError } from '../errors.js';
 import type { NamedArrays } from '../model/params.js';
-import { writeFileAtomic } from './atomic.js';
 import { fromHalfBits, toHalfBits } from './float16.js';
 
 const MAGIC = 'VQB1';
@@ -105,27 +104,10 @@ export function requireFinite(arrays: NamedArrays, what: string, action: string)
 /** The smallest magnitude float16 rounds to infinity. */
 const HALF_OVERFLOW = 65520;
 
-/** Writes a bundle atomically; refuses (writing nothing) when any value is NaN or infinite, or would be in float16. */
-export async function writeBundle(path: string, bundle: Bundle, precision: Precision = 'float32'): Promise<void> {
-  requireFinite(bundle.arrays, path, 'refusing to write');
-  if (precision === 'float16') {
-    for (const [name, a] of Object.entries(bundle.arrays)) {
-      const i = a.data.findIndex((v) => Math.abs(v) >= HALF_OVERFLOW);
-      if (i >= 0) throw new VqcodecError(`refusing to write ${path}: tensor ${name} holds ${a.data[i]} at index ${i}, beyond float16's range`);
-    }
+/** Throws unless every value fits float16 (larger ones would be stored as infinity). */
+export function requireHalfRange(arrays: NamedArrays, what: string): void {
+  for (const [name, a] of Object.entries(arrays)) {
+    const i = a.data.findIndex((v) => Math.abs(v) >= HALF_OVERFLOW);
+    if (i >= 0) throw new VqcodecError(`refusing to write ${what}: tensor ${name} holds ${a.data[i]} at index ${i}, beyond float16's range`);
   }
-  await writeFileAtomic(path, encodeBundle(bundle, precision));
-}
-
-/** Reads a bundle; refuses one holding a NaN or infinite value, naming the tensor. */
-export async function readBundle(path: string): Promise<Bundle> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.readFile(path);
-  } catch {
-    throw new VqcodecError(`no such file: ${path}`);
-  }
-  const bundle = decodeBundle(bytes, path);
-  requireFinite(bundle.arrays, path, 'refusing to load');
-  return bundle;
 }

@@ -1,69 +1,45 @@
 /**
- * A model directory on disk: config.json (how to rebuild the network) and weights.bin (its
- * inference weights, float32 or float16), and the fingerprint that names a model in every
- * token file it writes.
+ * A model directory on disk: config.json, weights.bin (their format and the fingerprint are
+ * ./modelFormat.ts) and the optional context-model.bin, read and written here (Node only;
+ * Codec.load and Codec.save import this module when first called).
  */
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
-import { splitStoredConfig } from '../model/config.js';
-import type { NamedArrays } from '../model/params.js';
-import { VqVae, withoutTrainingState } from '../model/vqvae.js';
+import type { VqVae } from '../model/vqvae.js';
 import { writeFileAtomic } from './atomic.js';
-import { readBundle, requireFinite, writeBundle, type Precision } from './bundle.js';
-import { roundToHalf } from './float16.js';
-
-/** A model read from a directory and its fingerprint. */
-export interface LoadedModel {
-  model: VqVae;
-  fingerprint: string;
-}
+import { requireFinite, type Precision } from './bundle.js';
+import { writeBundle } from './bundleFs.js';
+import { CONTEXT_MODEL_FILE, isHalfExact } from './modelFormat.js';
+import type { CodecFileNames, CodecFiles } from '../codec.js';
 
 /**
- * Loads `dir/config.json` and `dir/weights.bin`; anything missing or broken (a NaN or infinite
- * weight included, named) is a one-line VqcodecError.
+ * Reads `dir/config.json`, `dir/weights.bin` and, if it is there, `dir/context-model.bin`;
+ * anything missing or unreadable is a one-line VqcodecError.
  */
-export async function loadModel(dir: string): Promise<LoadedModel> {
-  const stored = await readConfig(dir);
-  const { config, training } = splitStoredConfig(stored);
-  const weightsPath = path.join(dir, 'weights.bin');
-  const bundle = await readBundle(weightsPath);
-  const model = new VqVae(config, 1, training);
-  model.identity = stored;
-  try {
-    model.loadArrays(bundle.arrays, weightsPath);
-  } catch (err) {
-    model.dispose();
-    throw new VqcodecError((err as Error).message);
-  }
-  return { model, fingerprint: fingerprintOf(stored, withoutTrainingState(bundle.arrays)) };
-}
-
-/** config.json as written (checked by splitStoredConfig). */
-async function readConfig(dir: string): Promise<object> {
-  const configPath = path.join(dir, 'config.json');
-  let text: string;
-  try {
-    text = await fs.readFile(configPath, 'utf8');
-  } catch {
+export async function readCodecFiles(dir: string): Promise<{ files: CodecFiles; names: CodecFileNames }> {
+  const names = { config: path.join(dir, 'config.json'), weights: path.join(dir, 'weights.bin'), contextModel: path.join(dir, CONTEXT_MODEL_FILE) };
+  const config = await fs.readFile(names.config, 'utf8').catch(() => {
     throw new VqcodecError(`no model at ${dir} (expected config.json and weights.bin)`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new VqcodecError(`${configPath} is not valid JSON`);
-  }
+  });
+  const weights = await fs.readFile(names.weights).catch(() => {
+    throw new VqcodecError(`no such file: ${names.weights}`);
+  });
+  const contextModel = await fs.readFile(names.contextModel).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new VqcodecError(`cannot read ${names.contextModel}: ${err.code ?? err.message}`);
+  });
+  return { files: { config, weights, ...(contextModel === undefined ? {} : { contextModel }) }, names };
 }
 
 /**
  * Writes the model directory (each file atomically) with `fingerprint` in the weights' header.
  * Precision 'float16' halves weights.bin; it needs weights that float16 holds exactly (see
  * roundWeightsToHalf), so that the saved model has the same fingerprint and decodes its tokens.
- * A NaN or infinite weight is refused before anything is written.
  */
 export async function saveModel(dir: string, model: VqVae, fingerprint: string, precision: Precision = 'float32'): Promise<void> {
   const arrays = model.inferenceArrays();
+  // A NaN or infinite weight is refused before anything is written.
   requireFinite(arrays, path.join(dir, 'weights.bin'), 'refusing to write');
   if (precision === 'float16') {
     const inexact = Object.entries(arrays).find(([, a]) => !isHalfExact(a.data));
@@ -72,41 +48,4 @@ export async function saveModel(dir: string, model: VqVae, fingerprint: string, 
   await fs.mkdir(dir, { recursive: true });
   await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(model.identity, null, 2) + '\n');
   await writeBundle(path.join(dir, 'weights.bin'), { meta: { format: 'vqcodec-weights', version: 1, fingerprint }, arrays }, precision);
-}
-
-function isHalfExact(values: Float32Array): boolean {
-  return roundToHalf(values).every((v, i) => v === values[i]);
-}
-
-/** Rounds a model's inference weights to float16 values in place: a new model, with a new fingerprint. */
-export function roundWeightsToHalf(model: VqVae): void {
-  const rounded = Object.fromEntries(Object.entries(model.inferenceArrays()).map(([name, a]) => [name, { shape: a.shape, data: roundToHalf(a.data) }]));
-  model.loadArrays(rounded, 'rounded weights');
-}
-
-/** The fingerprint of a model in memory, as saving and loading it would give. */
-export function modelFingerprint(model: VqVae): string {
-  return fingerprintOf(model.identity, model.inferenceArrays());
-}
-
-/** 16 hex digits of SHA-256 over the config and every parameter, in a fixed order. */
-export function fingerprintOf(config: object, arrays: NamedArrays): string {
-  const hash = createHash('sha256');
-  hash.update(canonicalJson(config));
-  for (const name of Object.keys(arrays).sort()) {
-    const a = arrays[name];
-    hash.update(name);
-    hash.update(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength));
-  }
-  return hash.digest('hex').slice(0, 16);
-}
-
-/** JSON with object keys sorted, so equal configs hash equally whatever their key order. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

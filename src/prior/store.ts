@@ -7,7 +7,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readBundle, requireFinite, writeBundle, type Precision } from '../io/bundle.js';
+import { requireFinite, type Precision } from '../io/bundle.js';
+import { readBundle, writeBundle } from '../io/bundleFs.js';
 import { TokenPrior, validatePriorConfig, type PriorConfig } from './transformer.js';
 
 /** What a prior was trained on: the codec's fingerprint and frame rate. */

@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
 import { removeStaleTempFiles } from '../io/atomic.js';
-import { readBundle, writeBundle } from '../io/bundle.js';
+import { readBundle, writeBundle } from '../io/bundleFs.js';
 import type { NamedArrays } from '../model/params.js';
 import { readTokenExport } from '../tokens/export.js';
 import { Adam } from '../train/adam.js';

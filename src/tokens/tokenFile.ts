@@ -2,11 +2,10 @@
  * The `.vqt` token file: the discrete codes of one clip plus what is needed to decode them.
  * Version 2 (./formatV2.ts: compact header, bit-packed or entropy-coded payload) is written;
  * version 1 (./formatV1.ts: fixed 34-byte header, bit-packed) is still read, and written on
- * request. Every failure to read is a one-line VqcodecError naming the file.
+ * request. Every failure to read is a one-line VqcodecError naming the file. Bytes only (the
+ * browser page uses this module): reading and writing files is ./tokenFileFs.ts.
  */
-import { promises as fs } from 'node:fs';
-import { VqcodecError, check } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { check } from '../errors.js';
 import { checkModelsFor, payloadCoding, payloadDecoder, payloadEncoder, type EntropyModels, type PayloadCoding, type TokenCoding } from '../entropy/payload.js';
 import type { Tokens } from '../types.js';
 import { bitsPerCode } from './bitpack.js';
@@ -125,32 +124,6 @@ export function decodeTokenFile(bytes: Uint8Array, name = 'token file', models: 
   const badAt = firstBadCode(codes, header.codebookSize);
   if (badAt >= 0) throw badTokenFileCode(name, codes[badAt]!, Math.floor(badAt / header.numCodebooks), header.codebookSize);
   return { codes, ...header };
-}
-
-/** Writes `tokens` to `path` atomically (readers never see a half-written file). */
-export async function writeTokenFile(path: string, tokens: Tokens, options: TokenFileOptions = {}): Promise<void> {
-  await writeFileAtomic(path, encodeTokenFile(tokens, options));
-}
-
-async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    return await fs.readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new VqcodecError(`no such file: ${path}`);
-    if (code === 'EISDIR') throw new VqcodecError(`${path} is a directory, not a token file`);
-    throw new VqcodecError(`cannot read ${path}: ${code ?? (err as Error).message}`);
-  }
-}
-
-/** Reads and validates the token file at `path`. */
-export async function readTokenFile(path: string, models: EntropyModels = {}): Promise<Tokens> {
-  return decodeTokenFile(await readBytes(path), path, models);
-}
-
-/** Reads and checks the header of the token file at `path` (no models needed). */
-export async function readTokenFileInfo(path: string): Promise<TokenFileInfo> {
-  return inspectTokenFile(await readBytes(path), path);
 }
 
 /** Shortest decimal form with at most `digits` decimals: 50, 62.5, 3.333. */

@@ -19,6 +19,7 @@ import { BitUnpacker, bitsPerCode, packedByteLength } from './bitpack.js';
 import { Crc32 } from './crc32.js';
 import { encodeHeaderV2, packedFileSizeV2 } from './formatV2.js';
 import { checkTokenFileInfo, checkTokenFileLayout } from './tokenFile.js';
+import { tokenFileReadError } from './tokenFileFs.js';
 import { TRAILER_BYTES, badTokenFileCode, checkCodes, type TokenHeader } from './tokenHeader.js';
 
 
@@ -124,11 +125,11 @@ export class TokenFileReader {
     try {
       handle = await fs.open(path, 'r');
     } catch (err) {
-      throw readError(path, err);
+      throw tokenFileReadError(path, err);
     }
     try {
       const { size } = await handle.stat().catch((err) => {
-        throw readError(path, err);
+        throw tokenFileReadError(path, err);
       });
       const head = new Uint8Array(Math.min(size, 64));
       await readFully(handle, head, 0, path);
@@ -232,18 +233,9 @@ async function readFully(handle: FileHandle, into: Uint8Array, position: number,
     try {
       ({ bytesRead } = await handle.read(into, got, into.length - got, position + got));
     } catch (err) {
-      throw readError(path, err);
+      throw tokenFileReadError(path, err);
     }
     if (bytesRead === 0) throw new VqcodecError(`${path} changed while it was being read`);
     got += bytesRead;
   }
-}
-
-/** readTokenFile's messages for a file that cannot be opened or read. */
-function readError(path: string, err: unknown): VqcodecError {
-  if (err instanceof VqcodecError) return err;
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return new VqcodecError(`no such file: ${path}`);
-  if (code === 'EISDIR') return new VqcodecError(`${path} is a directory, not a token file`);
-  return new VqcodecError(`cannot read ${path}: ${code ?? (err as Error).message}`);
 }

@@ -1,0 +1,99 @@
+/**
+ * A model from the bytes of its two files, config.json (how to rebuild the network) and
+ * weights.bin (its inference weights, float32 or float16), and the fingerprint that names a
+ * model in every token file it writes. No file access, so the browser page loads models with
+ * it too; a model directory on disk is ./modelStore.ts.
+ */
+import { VqcodecError } from '../errors.js';
+import { splitStoredConfig } from '../model/config.js';
+import type { NamedArrays } from '../model/params.js';
+import { VqVae, withoutTrainingState } from '../model/vqvae.js';
+import { decodeBundle, requireFinite } from './bundle.js';
+import { roundToHalf } from './float16.js';
+import { Sha256 } from './sha256.js';
+
+/** The context model's file in a model folder (optional: without it, token files are bit-packed). */
+export const CONTEXT_MODEL_FILE = 'context-model.bin';
+
+/** A model read from its files and its fingerprint. */
+export interface LoadedModel {
+  model: VqVae;
+  fingerprint: string;
+}
+
+/** The contents of a model's files: config.json (text or UTF-8 bytes) and weights.bin. */
+export interface ModelFiles {
+  config: string | Uint8Array;
+  weights: Uint8Array;
+}
+
+/** Names of the files in error messages (default: config.json and weights.bin). */
+export interface ModelFileNames {
+  config?: string;
+  weights?: string;
+}
+
+/** Builds the model of `files`; anything broken is a one-line VqcodecError naming the file. */
+export function modelFromFiles(files: ModelFiles, names: ModelFileNames = {}): LoadedModel {
+  const configName = names.config ?? 'config.json';
+  const weightsName = names.weights ?? 'weights.bin';
+  const stored = parseConfig(typeof files.config === 'string' ? files.config : new TextDecoder().decode(files.config), configName);
+  const { config, training } = splitStoredConfig(stored);
+  const bundle = decodeBundle(files.weights, weightsName);
+  requireFinite(bundle.arrays, weightsName, 'refusing to load');
+  const model = new VqVae(config, 1, training);
+  model.identity = stored;
+  try {
+    model.loadArrays(bundle.arrays, weightsName);
+  } catch (err) {
+    model.dispose();
+    throw new VqcodecError((err as Error).message);
+  }
+  return { model, fingerprint: fingerprintOf(stored, withoutTrainingState(bundle.arrays)) };
+}
+
+/** config.json as written (checked by splitStoredConfig). */
+function parseConfig(text: string, name: string): object {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new VqcodecError(`${name} is not valid JSON`);
+  }
+}
+
+export function isHalfExact(values: Float32Array): boolean {
+  return roundToHalf(values).every((v, i) => v === values[i]);
+}
+
+/** Rounds a model's inference weights to float16 values in place: a new model, with a new fingerprint. */
+export function roundWeightsToHalf(model: VqVae): void {
+  const rounded = Object.fromEntries(Object.entries(model.inferenceArrays()).map(([name, a]) => [name, { shape: a.shape, data: roundToHalf(a.data) }]));
+  model.loadArrays(rounded, 'rounded weights');
+}
+
+/** The fingerprint of a model in memory, as saving and loading it would give. */
+export function modelFingerprint(model: VqVae): string {
+  return fingerprintOf(model.identity, model.inferenceArrays());
+}
+
+/** 16 hex digits of SHA-256 over the config and every parameter, in a fixed order. */
+export function fingerprintOf(config: object, arrays: NamedArrays): string {
+  const hash = new Sha256();
+  hash.update(canonicalJson(config));
+  for (const name of Object.keys(arrays).sort()) {
+    const a = arrays[name];
+    hash.update(name);
+    hash.update(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength));
+  }
+  return hash.digestHex().slice(0, 16);
+}
+
+/** JSON with object keys sorted, so equal configs hash equally whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
