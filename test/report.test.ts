@@ -13,6 +13,7 @@ import { decodeWav } from '../src/audio/wav.js';
 import { mfccDistance } from '../src/eval/mfcc.js';
 import { FIXTURES, PACKAGE_ROOT } from '../src/paths.js';
 import { loadAudio } from '../src/audio/load.js';
+import { CHROMIUM, haveChromium, openChromium } from '../demos/web/browser.js';
 
 test('MFCC distance is 0 for the same audio, ignores gain, and grows with distortion', async () => {
   const speech = (await loadAudio(path.join(FIXTURES, 'speech.wav'), 16000)).samples;
@@ -46,7 +47,29 @@ test('eval --report writes one self-contained page with every picture and player
     const wavs = [...html.matchAll(/src="data:audio\/wav;base64,([^"]+)"/g)].map((m) => decodeWav(Buffer.from(m[1]!, 'base64'), 'player'));
     assert.equal(wavs.length, 3, 'original and two decodes');
     assert.ok(wavs.every((w) => w.sampleRate === 16000 && w.channels[0]!.length === wavs[0]!.channels[0]!.length));
+    await openInBrowser(report);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+/** Opens the report in headless Chromium (when installed): its images load and nothing logs an error. */
+async function openInBrowser(report: string): Promise<void> {
+  if (!haveChromium()) {
+    console.log(`# ${CHROMIUM} is not installed: the report is not opened in a browser`);
+    return;
+  }
+  const browser = await openChromium();
+  try {
+    await browser.page.goto(`file://${report}`);
+    const images = await browser.page.evaluate(() => [...document.images].map((i) => ({ complete: i.complete, width: i.naturalWidth })));
+    assert.ok(images.length >= 1 && images.every((i) => i.complete && i.width > 0), JSON.stringify(images));
+    const svgs = await browser.page.evaluate(() => document.querySelectorAll('svg').length);
+    assert.ok(svgs >= 3, 'the curves and a histogram per codebook');
+    const audio = await browser.page.evaluate(() => document.querySelectorAll('audio').length);
+    assert.equal(audio, 3);
+    assert.deepEqual(browser.errors, []);
+  } finally {
+    await browser.close();
+  }
+}
