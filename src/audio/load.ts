@@ -14,7 +14,8 @@
 import { promises as fs } from 'node:fs';
 import { VqcodecError, check } from '../errors.js';
 import type { Audio } from '../types.js';
-import { decodeWav } from './wav.js';
+import { checkAudioMetadata } from './metadata.js';
+import { checkAudioRate, decodeWav } from './wav.js';
 import { resample } from './resample.js';
 
 export interface DecodedAudio {
@@ -50,6 +51,7 @@ export async function decodeAudioBytes(bytes: Uint8Array, name: string): Promise
 async function decodeCompressed(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
   // Imported lazily so WAV-only use never loads the native addon.
   const { OfflineAudioContext } = await import('node-web-audio-api');
+  checkAudioMetadata(bytes, name); // before the decoder allocates what a broken length says
   const rate = sniffSampleRate(bytes) ?? FALLBACK_RATE;
   const context = new OfflineAudioContext(1, 1, rate);
   let buffer: AudioBuffer;
@@ -59,6 +61,7 @@ async function decodeCompressed(bytes: Uint8Array, name: string): Promise<Decode
   } catch {
     throw new VqcodecError(`${name} is not a readable audio file (WAV, MP3, OGG or FLAC)`);
   }
+  checkAudioRate(buffer.sampleRate, name);
   const channels: Float32Array[] = [];
   // copyFromChannel copies into memory we own; a getChannelData view can be detached
   // once the native buffer is collected (seen on ~1 in 2000 files).

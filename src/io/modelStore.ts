@@ -11,7 +11,7 @@ import { splitStoredConfig } from '../model/config.js';
 import type { NamedArrays } from '../model/params.js';
 import { VqVae, withoutTrainingState } from '../model/vqvae.js';
 import { writeFileAtomic } from './atomic.js';
-import { readBundle, writeBundle, type Precision } from './bundle.js';
+import { bundleValues, readBundle, writeBundle, type Precision } from './bundle.js';
 import { roundToHalf } from './float16.js';
 
 /** A model read from a directory and its fingerprint. */
@@ -26,7 +26,9 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   const { config, training } = splitStoredConfig(stored);
   const weightsPath = path.join(dir, 'weights.bin');
   const bundle = await readBundle(weightsPath);
-  const model = new VqVae(config, 1, training);
+  // Training statistics (absent from shipped weights) add at most twice the codebooks' values,
+  // so a model these weights can fill holds at most 3x their values: more is refused unbuilt.
+  const model = new VqVae(config, 1, training, { values: 3 * bundleValues(bundle) + 1, source: weightsPath });
   model.identity = stored;
   try {
     model.loadArrays(bundle.arrays, weightsPath);

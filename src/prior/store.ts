@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readBundle, writeBundle, type Precision } from '../io/bundle.js';
+import { bundleValues, readBundle, writeBundle, type Precision } from '../io/bundle.js';
 import { TokenPrior, validatePriorConfig, type PriorConfig } from './transformer.js';
 
 /** What a prior was trained on: the codec's fingerprint and frame rate. */
@@ -52,7 +52,7 @@ export async function loadPrior(dir: string): Promise<{ prior: TokenPrior; codec
   const weights = path.join(dir, 'weights.bin');
   const bundle = await readBundle(weights);
   const fingerprint = createHash('sha256').update(text).update(await fs.readFile(weights)).digest('hex').slice(0, 16);
-  const prior = new TokenPrior(file.config);
+  const prior = new TokenPrior(file.config, 1, { values: bundleValues(bundle), source: weights });
   try {
     prior.params.restore(bundle.arrays, weights);
   } catch (err) {
