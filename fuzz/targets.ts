@@ -246,6 +246,16 @@ export function rawWav(spec: WavSpec = {}): Uint8Array {
   return out;
 }
 
+/** `wav` (a rawWav) with `count` empty 'JUNK' chunks after its fmt chunk. */
+function withEmptyChunks(wav: Uint8Array, count: number): Uint8Array {
+  const out = new Uint8Array(wav.length + 8 * count);
+  out.set(wav.subarray(0, 36));
+  for (let i = 0; i < count; i++) out.set([0x4a, 0x55, 0x4e, 0x4b], 36 + 8 * i);
+  out.set(wav.subarray(36), 36 + 8 * count);
+  new DataView(out.buffer).setUint32(4, out.length - 8, true);
+  return out;
+}
+
 function text(s: string): Uint8Array {
   return new TextEncoder().encode(s);
 }
@@ -390,12 +400,12 @@ export async function makeTargets(dir: string): Promise<FuzzTarget[]> {
     return [
       { what: 'K = 2^32 − 1', bytes: head(0xffffffff, 1, 0, 1), refusal: /codebook size 4294967295/ },
       { what: 'K = 0', bytes: head(0, 1, 0, 1), refusal: /codebook size 0/ },
-      { what: '255 codebooks of K = 65536 in a few bytes', bytes: head(65536, 255, 0, 1), refusal: /truncated/ },
+      { what: '255 codebooks of K = 65535 in a few bytes', bytes: head(65535, 255, 0, 1), refusal: /truncated/ },
       { what: '0 codebooks', bytes: head(16, 0, 0, 1), refusal: /invalid header/ },
       { what: 'alpha 0', bytes: head(2, 1, 0, 0, [1, 1]), refusal: /invalid header/ },
       { what: 'a table of 2^40 contexts', bytes: head(2, 1, 1, 1, [1, 1, ...varint(2 ** 40)]), refusal: /contexts/ },
       { what: 'a context of 2^31 symbols', bytes: head(2, 1, 1, 1, [1, 1, 1, 0, ...varint(big)]), refusal: /out of range/ },
-      { what: 'a context model of K = 65536 (no room for a frequency table)', bytes: head(65536, 1, 0, 1, new Array(65536).fill(0)), refusal: /65536/ },
+      { what: 'a context model of K = 65536 (no room for a frequency table)', bytes: head(65536, 1, 0, 1, new Array(65536).fill(0)), refusal: /context-model\.bin: codebook size 65536 is outside 2\.\.65535/ },
     ];
   };
 
@@ -424,6 +434,8 @@ export async function makeTargets(dir: string): Promise<FuzzTarget[]> {
     { what: 'float of 16 bits', bytes: rawWav({ format: 3, bits: 16 }), refusal: /unsupported WAV encoding/ },
     { what: 'fmt chunk of 2^32 − 1 bytes', bytes: rawWav({ fmtSize: 16 }).map((b, i) => (i >= 16 && i < 20 ? 0xff : b)), refusal: /fmt|data|WAV/ },
     { what: 'no data chunk', bytes: rawWav().subarray(0, 36), refusal: /data/ },
+    // Found by reading wavStream.ts: one positioned read per chunk took 11 s for 2^17 chunks (1 MB).
+    { what: '2^16 empty chunks between fmt and data', bytes: withEmptyChunks(rawWav({ dataBytes: 4000 }), 2 ** 16) },
     // Found by the fuzz loop: the stream refused this fmt chunk, the one-shot reader read past it.
     { what: 'a fmt chunk of 15 bytes', bytes: rawWav({ bigEndian: true, fmtSize: 15 }), refusal: /truncated "fmt " chunk|"data" chunk/ },
   ];
@@ -522,6 +534,8 @@ export async function makeTargets(dir: string): Promise<FuzzTarget[]> {
     { what: 'a spectral window of 2^14', bytes: configWith((c) => (c.spectral = { hop: 2 ** 13, window: 2 ** 14 })), refusal: /spectral window must be at most 8192/ },
     { what: 'sample rate 0', bytes: configWith((c) => (c.sampleRate = 0)), refusal: /sampleRate/ },
     { what: 'null', bytes: text('null'), refusal: /JSON object/ },
+    // Found by reading modelStore.ts: the fingerprint's recursive walk overflowed the stack (a RangeError).
+    { what: 'an extra field nested 20000 deep', bytes: text(new TextDecoder().decode(legacyConfig).trimEnd().slice(0, -1) + ',"x":' + '['.repeat(20000) + ']'.repeat(20000) + '}'), refusal: /nests deeper than 32 levels/ },
     { what: 'a quantizer that is a string', bytes: configWith((c) => (c.quantizer = 'x')), refusal: /quantizer/ },
   ];
 
@@ -587,6 +601,7 @@ export async function makeTargets(dir: string): Promise<FuzzTarget[]> {
     { what: 'shape (1e400,)', bytes: rawNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (1e400,), }", 16), refusal: /bad shape/ },
     { what: 'shape (-4,)', bytes: rawNpy("{'descr': '<i2', 'fortran_order': False, 'shape': (-4,), }", 8), refusal: /bad shape/ },
     { what: 'a header of 65535 bytes', bytes: (() => { const b = rawNpy("{'descr': '<i2', 'fortran_order': False, 'shape': (2,), }", 4); new DataView(b.buffer).setUint16(8, 65535, true); return b; })(), refusal: /truncated header/ },
+    { what: 'a header of 65535 bytes, all there', bytes: rawNpy("{'descr': '<i2', 'fortran_order': False, 'shape': (2,), }".padEnd(65470), 4) },
     { what: 'float64', bytes: rawNpy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", 16), refusal: /unsupported dtype/ },
   ];
 

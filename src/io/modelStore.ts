@@ -48,11 +48,32 @@ async function readConfig(dir: string): Promise<object> {
   } catch {
     throw new VqcodecError(`no model at ${dir} (expected config.json and weights.bin)`);
   }
+  let config: unknown;
   try {
-    return JSON.parse(text);
+    config = JSON.parse(text);
   } catch {
     throw new VqcodecError(`${configPath} is not valid JSON`);
   }
+  // The fingerprint walks the config recursively: a config nested thousands deep would overflow the stack.
+  if (jsonDepth(config) > MAX_CONFIG_DEPTH) throw new VqcodecError(`${configPath} nests deeper than ${MAX_CONFIG_DEPTH} levels`);
+  return config as object;
+}
+
+/** How deep a config may nest (the real ones nest 3 deep). */
+const MAX_CONFIG_DEPTH = 32;
+
+/** How deeply `value` nests arrays and objects, found without recursion. */
+function jsonDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > MAX_CONFIG_DEPTH) break;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 /**
