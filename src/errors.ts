@@ -4,7 +4,8 @@
  */
 export class VqcodecError extends Error {
   constructor(message: string) {
-    super(message);
+    // Messages often quote what a file holds; a line break in it must not split the line.
+    super(message.replace(/\s*[\r\n\u2028\u2029]+\s*/g, ' '));
     this.name = 'VqcodecError';
   }
 }

@@ -19,6 +19,8 @@ import { VqcodecError } from '../src/errors.js';
 import { ExactPrior } from '../src/prior/exactPrior.js';
 import { TokenPrior } from '../src/prior/transformer.js';
 import { Random } from '../src/train/random.js';
+import { ByteWriter } from '../src/io/bytes.js';
+import { crc32 } from '../src/tokens/crc32.js';
 import { decodeTokenFile, encodeTokenFile, inspectTokenFile, tokenFileSize } from '../src/tokens/tokenFile.js';
 import { TokenFileReader, TokenFileWriter } from '../src/tokens/tokenStream.js';
 import type { Tokens } from '../src/types.js';
@@ -193,6 +195,35 @@ test('a header claiming more codes than its payload can hold is refused before d
   forged.set([0xff, 0xff, 0xff, 0xff, 0x0f], 20); // 2^32 − 1 frames
   forged.set(bytes.subarray(21), 25);
   assertOneLine(() => decodeTokenFile(forged, 'big.vqt', { context }), /cannot hold|corrupted|truncated/);
+});
+
+test('a frame count forged up to what the payload could hold is refused once the payload runs out', () => {
+  const context = fitted(16, 3);
+  const tokens = tokensOf(markovCodes(50, 3, 16, 9), 3, 16);
+  const bytes = encodeTokenFile(tokens, { coding: 'context', models: { context } });
+  const { payloadOffset } = inspectTokenFile(bytes);
+  const payload = bytes.length - payloadOffset - 4;
+  // Frames sit after the fingerprint (14), sample rate (2 bytes), hop (2), K (1) and Q (1), as one byte (50).
+  const frames = Math.floor((360 * (payload + 8)) / 3);
+  const forged = new Uint8Array([...bytes.subarray(0, 20), ...new ByteWriter().varint(frames).finish(), ...bytes.subarray(21)]);
+  new DataView(forged.buffer).setUint32(forged.length - 4, crc32(forged.subarray(0, forged.length - 4)), true);
+  const start = performance.now();
+  assertOneLine(() => decodeTokenFile(forged, 'forged.vqt', { context }), /forged\.vqt is corrupted: its payload ends before frame \d+ of \d+/);
+  assert.ok(performance.now() - start < 1000);
+});
+
+test('a long run of each table\'s first code (all-zero coded bytes) is stored in enough bytes to be read back', () => {
+  // Code 0 starts every table, so the coder's low end never moves and every byte it emits is 0:
+  // dropping trailing zeros used to leave an empty payload, which the reader's bound refused.
+  const K = 16;
+  const Q = 3;
+  const context = ContextModel.fit([{ codes: new Int32Array(2000 * Q), numCodebooks: Q }], FINGERPRINT, K, Q, { contextCodebooks: 2, alpha: 1 });
+  for (const frames of [100, 1000, 20000]) {
+    const tokens = tokensOf(new Int32Array(frames * Q), Q, K);
+    const bytes = encodeTokenFile(tokens, { coding: 'context', models: { context } });
+    assert.deepEqual(decodeTokenFile(bytes, 'silence.vqt', { context }).codes, tokens.codes, `${frames} frames`);
+    assert.ok(bytes.length <= 40 + Math.ceil((frames * Q) / 360), `${frames} frames take ${bytes.length} bytes`);
+  }
 });
 
 let priorModel: TokenPrior | undefined;

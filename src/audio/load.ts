@@ -15,9 +15,10 @@
 import { promises as fs } from 'node:fs';
 import { VqcodecError } from '../errors.js';
 import type { Audio } from '../types.js';
+import { checkAudioMetadata } from './metadata.js';
 import { checkTargetRate, prepareAudio, type DecodedAudio } from './prepare.js';
 import { isWav, sniffSampleRate } from './sniff.js';
-import { decodeWav } from './wav.js';
+import { checkAudioRate, decodeWav } from './wav.js';
 
 export { AudioValidator, prepareAudio, toMono, validateAudio, type DecodedAudio } from './prepare.js';
 export { isWav, sniffSampleRate } from './sniff.js';
@@ -34,6 +35,7 @@ export async function decodeAudioBytes(bytes: Uint8Array, name: string): Promise
 async function decodeCompressed(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
   // Imported lazily so WAV-only use never loads the native addon.
   const { OfflineAudioContext } = await import('node-web-audio-api');
+  checkAudioMetadata(bytes, name); // before the decoder allocates what a broken length says
   const rate = sniffSampleRate(bytes) ?? FALLBACK_RATE;
   const context = new OfflineAudioContext(1, 1, rate);
   let buffer: AudioBuffer;
@@ -43,6 +45,7 @@ async function decodeCompressed(bytes: Uint8Array, name: string): Promise<Decode
   } catch {
     throw new VqcodecError(`${name} is not a readable audio file (WAV, MP3, OGG or FLAC)`);
   }
+  checkAudioRate(buffer.sampleRate, name);
   const channels: Float32Array[] = [];
   // copyFromChannel copies into memory we own; a getChannelData view can be detached
   // once the native buffer is collected (seen on ~1 in 2000 files).

@@ -41,11 +41,28 @@ export function decodeWav(
   name = 'input',
 ): { channels: Float32Array[]; sampleRate: number } {
   const wav = parseWav(bytes, name);
+  // wavefile reads 16 bytes of fields from a shorter 'fmt ' chunk; the stream reader, like the format, refuses it.
+  if (!((wav.fmt as { chunkSize: number }).chunkSize >= 16)) throw new VqcodecError(`${name} is not a readable WAV file (truncated "fmt " chunk)`);
   const data = (wav.data as { samples: Uint8Array }).samples;
   const format = wavSampleFormat(wav.fmt as FmtChunk, wav.container === 'RIFX', name);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const frames = Math.floor(data.byteLength / format.frameBytes);
   return { channels: readFrames(view, frames, format), sampleRate: format.sampleRate };
+}
+
+/**
+ * The sample rates audio files are read at: 1 kHz to 768 kHz, the highest in use. A header
+ * may say anything up to 2^32 − 1 Hz, but resampling from 1 Hz to 16 kHz makes 16000 samples
+ * of each one, and from 10^9 Hz needs a filter of gigabytes: refused before any of it.
+ */
+export const MIN_AUDIO_RATE = 1000;
+export const MAX_AUDIO_RATE = 768000;
+
+/** Throws a one-line VqcodecError naming `name` when `rate` is outside MIN_AUDIO_RATE..MAX_AUDIO_RATE. */
+export function checkAudioRate(rate: number, name: string): void {
+  if (!(rate >= MIN_AUDIO_RATE && rate <= MAX_AUDIO_RATE)) {
+    throw new VqcodecError(`${name} has sample rate ${rate} Hz; vqcodec reads audio at ${MIN_AUDIO_RATE} to ${MAX_AUDIO_RATE} Hz`);
+  }
 }
 
 /** How the sample frames of a WAV data chunk are laid out (from its 'fmt ' chunk). */
@@ -66,6 +83,7 @@ export function wavSampleFormat(fmt: FmtChunk, bigEndian: boolean, name: string)
   const numChannels = fmt.numChannels;
   if (!(numChannels >= 1)) throw new VqcodecError(`${name} is a WAV file with no channels`);
   if (!(fmt.sampleRate > 0)) throw new VqcodecError(`${name} is a WAV file with sample rate 0`);
+  checkAudioRate(fmt.sampleRate, name);
   const layout = sampleLayout(fmt, name);
   // Files from some writers pad each sample (e.g. 20-bit in 3 bytes): trust blockAlign.
   const frameBytes = Math.max(fmt.blockAlign, layout.bytes * numChannels);

@@ -18,7 +18,7 @@
 import { VqcodecError, check } from '../errors.js';
 import { ByteReader, ByteWriter } from '../io/bytes.js';
 import { crc32 } from '../tokens/crc32.js';
-import { FrequencyTable, quantizeProbabilities } from './rangeCoder.js';
+import { FrequencyTable, MAX_TOTAL, quantizeProbabilities } from './rangeCoder.js';
 
 const MAGIC = [0x56, 0x51, 0x43, 0x4d]; // "VQCM"
 const VERSION = 1;
@@ -170,7 +170,8 @@ export class ContextModel {
     const Q = r.varint();
     const contextCodebooks = r.varint();
     const alpha = r.varint();
-    check(K >= 2 && K <= 2 ** 16, `${name}: codebook size ${K} is outside 2..65536`);
+    // A frequency table of MAX_TOTAL codes every symbol in at least 1 of MAX_TOTAL: K must be smaller.
+    check(K >= 2 && K < MAX_TOTAL, `${name}: codebook size ${K} is outside 2..${MAX_TOTAL - 1}`);
     check(Q >= 1 && Q <= 255 && contextCodebooks <= Q && alpha > 0, `${name} has an invalid header`);
     // Every count takes at least a byte: refuse before allocating more than the file can fill.
     check(Q * K <= r.remaining, `${name} is truncated`);

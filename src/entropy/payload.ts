@@ -11,7 +11,7 @@
 import { VqcodecError, check } from '../errors.js';
 import { BitPacker, BitUnpacker, bitsPerCode } from '../tokens/bitpack.js';
 import type { ContextModel } from './contextModel.js';
-import { RangeDecoder, RangeEncoder, quantizeProbabilities, type FrequencyTable } from './rangeCoder.js';
+import { MAX_DROPPED_ZEROS, RangeDecoder, RangeEncoder, minPayloadBytes, quantizeProbabilities, type FrequencyTable } from './rangeCoder.js';
 
 export type TokenCoding = 'none' | 'context' | 'prior';
 export const TOKEN_CODINGS: readonly TokenCoding[] = ['none', 'context', 'prior'];
@@ -133,8 +133,12 @@ export function payloadBits(recorded: PayloadCoding, shape: Shape, models: Entro
   return bits;
 }
 
-/** `payload` holds the codes of `shape.frames` frames (a bit-packed one is read in blocks by the caller; see tokenStream.ts). */
-export function payloadDecoder(recorded: PayloadCoding, shape: Shape, models: EntropyModels, payload: Uint8Array): PayloadDecoder {
+/**
+ * `payload` holds the codes of `shape.frames` frames (a bit-packed one is read in blocks by the
+ * caller; see tokenStream.ts). A range-coded payload that runs out before its codes do is refused
+ * as corrupt, naming `name`.
+ */
+export function payloadDecoder(recorded: PayloadCoding, shape: Shape, models: EntropyModels, payload: Uint8Array, name = 'token file'): PayloadDecoder {
   if (recorded.coding === 'none') {
     const unpacker = new BitUnpacker(bitsPerCode(shape.codebookSize));
     const bits = bitsPerCode(shape.codebookSize);
@@ -152,7 +156,7 @@ export function payloadDecoder(recorded: PayloadCoding, shape: Shape, models: En
     };
   }
   const coder = new FrameCoder(shape.numCodebooks, models.context!, models.prior?.predictor, recorded.coding === 'prior');
-  coder.startDecoding(payload, shape.frames);
+  coder.startDecoding(payload, shape.frames, name);
   return { next: (frames) => coder.decodeFrames(frames) };
 }
 
@@ -165,6 +169,7 @@ class FrameCoder {
   private encoder?: RangeEncoder;
   private decoder?: RangeDecoder;
   private totalFrames = 0;
+  private name = '';
   /** Frames whose prior codebooks are (partly) known but not yet all coded, oldest first, from frame `base`. */
   private window: Int32Array[] = [];
   private base = 0;
@@ -199,12 +204,14 @@ class FrameCoder {
     this.encoder ??= new RangeEncoder();
     if (this.Qp > 0) while (this.base < frames) this.priorStep(false, frames);
     check(this.base === frames, `entropy coder: ${this.base} frames coded, but the header announces ${frames}`);
-    return this.encoder.finish();
+    // Never shorter than a reader's bound on the codes a payload can hold (see minPayloadBytes).
+    return this.encoder.finish(minPayloadBytes(frames * this.Q));
   }
 
-  startDecoding(payload: Uint8Array, frames: number): void {
+  startDecoding(payload: Uint8Array, frames: number, name: string): void {
     this.decoder = new RangeDecoder(payload);
     this.totalFrames = frames;
+    this.name = name;
   }
 
   decodeFrames(count: number): Int32Array {
@@ -213,6 +220,8 @@ class FrameCoder {
     let got = 0;
     const emit = (frame: Int32Array) => out.set(frame, got++ * this.Q);
     while (got < want) {
+      // A whole stream is never read more than the dropped zeros past its end (see MAX_DROPPED_ZEROS).
+      check(this.decoder!.overrun <= MAX_DROPPED_ZEROS, `${this.name} is corrupted: its payload ends before frame ${this.base} of ${this.totalFrames}`);
       if (this.Qp === 0) {
         this.window.push(new Int32Array(this.Q));
         emit(this.finishFrame(true));

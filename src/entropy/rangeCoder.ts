@@ -21,6 +21,23 @@ export const MAX_FREQUENCY_SHARE = 63 / 64;
 /** At most this many symbols fit in one bit of payload (1 / 0.0227…, rounded up). */
 export const MAX_SYMBOLS_PER_BIT = 45;
 
+/**
+ * The fewest bytes a payload of `symbols` symbols is stored in: what MAX_SYMBOLS_PER_BIT allows,
+ * less 8 bytes of slack. A reader refuses a shorter payload before allocating for its symbols;
+ * the encoder keeps this many bytes even when they are trailing zeros it could drop (a long run
+ * of each table's first symbol codes to nothing but zeros).
+ */
+export function minPayloadBytes(symbols: number): number {
+  return Math.max(0, Math.ceil(symbols / (MAX_SYMBOLS_PER_BIT * 8)) - 8);
+}
+
+/**
+ * The most trailing zero bytes the encoder drops, so the most a decoder of a whole stream reads
+ * past its end. A decoder that runs further has run out of payload: the stream is corrupt, and
+ * a forged header's frame count cannot make it decode on, symbol after symbol, from zeros.
+ */
+export const MAX_DROPPED_ZEROS = 8;
+
 /** One symbol's slice of a table: [start, start + size) of `total`. */
 export interface SymbolRange {
   start: number;
@@ -48,8 +65,12 @@ export class RangeEncoder {
     }
   }
 
-  /** The coded bytes. Ends on the shortest value inside the final interval; trailing zeros are dropped (the decoder reads zeros past the end). */
-  finish(): Uint8Array {
+  /**
+   * The coded bytes. Ends on the shortest value inside the final interval; up to
+   * MAX_DROPPED_ZEROS trailing zeros are dropped (the decoder reads zeros past the end), but the
+   * bytes are never fewer than `minBytes`.
+   */
+  finish(minBytes = 0): Uint8Array {
     // Pick the value in [low, low + range) with the most trailing zero bits.
     for (let unit = WORD / 2; unit >= 1; unit /= 2) {
       const v = Math.ceil(this.low / unit) * unit;
@@ -60,8 +81,11 @@ export class RangeEncoder {
     }
     for (let i = 0; i < 5; i++) this.shiftLow();
     let end = this.length;
-    while (end > 0 && this.bytes[end - 1] === 0) end--;
-    return this.bytes.slice(0, end);
+    const keep = Math.max(minBytes, this.length - MAX_DROPPED_ZEROS);
+    while (end > keep && this.bytes[end - 1] === 0) end--;
+    const out = new Uint8Array(Math.max(end, minBytes));
+    out.set(this.bytes.subarray(0, end));
+    return out;
   }
 
   private shiftLow(): void {

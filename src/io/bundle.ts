@@ -55,25 +55,50 @@ export function decodeBundle(bytes: Uint8Array, name: string): Bundle {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint32(4, true);
   if (8 + headerLength > bytes.length) bad('truncated header');
-  let header: { meta: Record<string, unknown>; tensors: { name: string; shape: number[]; offset: number }[]; dtype?: string };
+  let header: unknown;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
   } catch {
     return bad('unreadable header');
   }
+  if (!isObject(header)) return bad('its header is not a JSON object');
+  const { meta, tensors, dtype } = header;
+  if (meta !== undefined && !isObject(meta)) bad('its meta is not an object');
+  if (tensors !== undefined && !Array.isArray(tensors)) bad('its tensors are not a list');
+  if (dtype !== undefined && dtype !== 'float16') bad(`unknown dtype ${String(dtype)}`);
   const dataStart = Math.ceil((8 + headerLength) / 4) * 4;
-  if (header.dtype !== undefined && header.dtype !== 'float16') bad(`unknown dtype ${String(header.dtype)}`);
-  const data = header.dtype === 'float16' ? halvesToFloats(bytes.subarray(dataStart)) : new Float32Array(
+  const data = dtype === 'float16' ? halvesToFloats(bytes.subarray(dataStart)) : new Float32Array(
     // Copy into an aligned buffer: the file's bytes need not start on a 4-byte boundary.
     new Uint8Array(bytes.subarray(dataStart, dataStart + Math.floor((bytes.length - dataStart) / 4) * 4)).buffer,
   );
   const arrays: NamedArrays = {};
-  for (const t of header.tensors ?? []) {
-    const size = t.shape.reduce((a, b) => a * b, 1);
-    if (!(t.offset >= 0 && t.offset + size <= data.length)) bad(`tensor ${t.name} lies outside the file`);
-    arrays[t.name] = { shape: t.shape, data: data.subarray(t.offset, t.offset + size) };
+  for (const [i, t] of ((tensors ?? []) as unknown[]).entries()) {
+    if (!isObject(t) || typeof t.name !== 'string') return bad(`tensor ${i} has no name`);
+    const { name: tensor, shape, offset } = t;
+    if (Object.hasOwn(arrays, tensor)) bad(`tensor ${tensor} appears twice`);
+    if (!Array.isArray(shape) || !shape.every(isCount)) return bad(`tensor ${tensor} has an invalid shape ${JSON.stringify(shape)}`);
+    if (!isCount(offset)) return bad(`tensor ${tensor} has an invalid offset ${JSON.stringify(offset)}`);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!(offset + size <= data.length)) bad(`tensor ${tensor} lies outside the file`);
+    // Defined, not assigned: a tensor named "__proto__" is a name like any other, not the object's prototype.
+    Object.defineProperty(arrays, tensor, { value: { shape, data: data.subarray(offset, offset + size) }, enumerable: true, writable: true, configurable: true });
   }
-  return { meta: header.meta ?? {}, arrays };
+  return { meta: (meta as Record<string, unknown> | undefined) ?? {}, arrays };
+}
+
+/** How many float values a decoded bundle's data holds (what its tensors can fill at most). */
+export function bundleValues(bundle: Bundle): number {
+  // Every array of a decoded bundle views the one buffer of its data.
+  return Object.values(bundle.arrays).reduce((n, a) => Math.max(n, a.data.buffer.byteLength / 4), 0);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** A non-negative integer that a double holds exactly. */
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
 function halvesToFloats(bytes: Uint8Array): Float32Array {

@@ -8,7 +8,7 @@ import { VqcodecError } from '../errors.js';
 import { splitStoredConfig } from '../model/config.js';
 import type { NamedArrays } from '../model/params.js';
 import { VqVae, withoutTrainingState } from '../model/vqvae.js';
-import { decodeBundle, requireFinite } from './bundle.js';
+import { bundleValues, decodeBundle, requireFinite } from './bundle.js';
 import { roundToHalf } from './float16.js';
 import { Sha256 } from './sha256.js';
 
@@ -41,7 +41,9 @@ export function modelFromFiles(files: ModelFiles, names: ModelFileNames = {}): L
   const { config, training } = splitStoredConfig(stored);
   const bundle = decodeBundle(files.weights, weightsName);
   requireFinite(bundle.arrays, weightsName, 'refusing to load');
-  const model = new VqVae(config, 1, training);
+  // Training statistics (absent from shipped weights) add at most twice the codebooks' values,
+  // so a model these weights can fill holds at most 3x their values: more is refused unbuilt.
+  const model = new VqVae(config, 1, training, { values: 3 * bundleValues(bundle) + 1, source: weightsName });
   model.identity = stored;
   try {
     model.loadArrays(bundle.arrays, weightsName);
@@ -54,11 +56,32 @@ export function modelFromFiles(files: ModelFiles, names: ModelFileNames = {}): L
 
 /** config.json as written (checked by splitStoredConfig). */
 function parseConfig(text: string, name: string): object {
+  let config: unknown;
   try {
-    return JSON.parse(text);
+    config = JSON.parse(text);
   } catch {
     throw new VqcodecError(`${name} is not valid JSON`);
   }
+  // The fingerprint walks the config recursively: a config nested thousands deep would overflow the stack.
+  if (jsonDepth(config) > MAX_CONFIG_DEPTH) throw new VqcodecError(`${name} nests deeper than ${MAX_CONFIG_DEPTH} levels`);
+  return config as object;
+}
+
+/** How deep a config may nest (the real ones nest 3 deep). */
+const MAX_CONFIG_DEPTH = 32;
+
+/** How deeply `value` nests arrays and objects, found without recursion. */
+function jsonDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > MAX_CONFIG_DEPTH) break;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 export function isHalfExact(values: Float32Array): boolean {

@@ -163,6 +163,9 @@ export function stageChannels(config: CodecConfig, stage: number): number {
   return Math.min(config.channels * 2 ** stage, config.maxChannels);
 }
 
+/** The longest STFT window of spectral ends (8192 samples: 0.5 s at 16 kHz; its two bases then take 0.5 GB). */
+export const MAX_SPECTRAL_WINDOW = 8192;
+
 function isPositiveInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v > 0;
 }
@@ -187,6 +190,8 @@ export function validateConfig(c: CodecConfig): void {
     if (!isPositiveInt(hop) || !isPositiveInt(window) || window % hop !== 0 || (window - hop) % 2 !== 0) {
       fail(`spectral window must be a multiple of hop with window − hop even (got hop ${hop}, window ${window})`);
     }
+    // The STFT's DFT bases hold about window² float32s each (1 GiB at 2^14): a loaded config must not ask for gigabytes.
+    if (window > MAX_SPECTRAL_WINDOW) fail(`spectral window must be at most ${MAX_SPECTRAL_WINDOW} samples (got ${window})`);
     if (c.padding !== 'same') fail("spectral ends need padding 'same' (their STFT frames are centred)");
     const head = c.spectral.head;
     if (head !== undefined && head !== 'polar' && head !== 'cartesian') fail(`spectral head must be 'polar' or 'cartesian' (got ${String(head)})`);

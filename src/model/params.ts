@@ -4,29 +4,63 @@
  * so that saving, loading and fingerprinting see one flat, ordered list.
  */
 import * as tf from '@tensorflow/tfjs';
+import { VqcodecError } from '../errors.js';
+
+/**
+ * The most values a store may hold, and the file they come from: a model built from a loaded
+ * config is capped by what its weights file can fill, so a hostile config cannot make it
+ * allocate gigabytes before the weights are compared with it.
+ */
+export interface ParamBudget {
+  values: number;
+  source: string;
+}
 
 export class ParamStore {
   private readonly vars = new Map<string, tf.Variable>();
   private readonly trainable = new Set<string>();
   private seed: number;
+  private reserved = 0;
 
-  constructor(seed = 1) {
+  constructor(
+    seed = 1,
+    private readonly budget?: ParamBudget,
+  ) {
     this.seed = seed;
   }
 
   /** Registers a variable initialised uniformly in ±sqrt(3 / fanIn) · gain (variance gain²/fanIn). */
   uniform(name: string, shape: number[], fanIn: number, gain = 1, trainable = true): tf.Variable {
+    this.reserve(name, shape);
     const limit = gain * Math.sqrt(3 / fanIn);
     const init = tf.randomUniform(shape, -limit, limit, 'float32', this.seed++);
-    return this.add(name, init, trainable);
+    return this.insert(name, init, trainable);
   }
 
   /** Registers a constant-initialised variable. */
   fill(name: string, shape: number[], value: number, trainable = true): tf.Variable {
-    return this.add(name, tf.fill(shape, value), trainable);
+    this.reserve(name, shape);
+    return this.insert(name, tf.fill(shape, value), trainable);
   }
 
   add(name: string, init: tf.Tensor, trainable: boolean): tf.Variable {
+    this.reserve(name, init.shape);
+    return this.insert(name, init, trainable);
+  }
+
+  /** Counts a parameter's values against the budget, before anything is allocated for it; over it, frees the store and throws. */
+  private reserve(name: string, shape: readonly number[]): void {
+    this.reserved += shape.reduce((a, b) => a * b, 1);
+    const budget = this.budget;
+    if (budget !== undefined && !(this.reserved <= budget.values)) {
+      this.dispose(); // the half-built model is never returned: nothing else can free it
+      throw new VqcodecError(
+        `${budget.source} holds ${budget.values} values, too few for the model its config describes (parameter ${name} of shape ${shape.join('x')} brings it to ${this.reserved})`,
+      );
+    }
+  }
+
+  private insert(name: string, init: tf.Tensor, trainable: boolean): tf.Variable {
     if (this.vars.has(name)) throw new Error(`duplicate parameter ${name}`);
     const v = tf.variable(init, trainable, `${name}_${tf.util.now().toString(36)}_${Math.random().toString(36).slice(2)}`);
     init.dispose();

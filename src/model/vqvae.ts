@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_QUANTIZER_TRAINING, hopLength, validateQuantizerTraining, type CodecConfig, type QuantizerTraining } from './config.js';
 import { Decoder } from './decoder.js';
 import { Encoder } from './encoder.js';
-import { ParamStore, type NamedArrays } from './params.js';
+import { ParamStore, type NamedArrays, type ParamBudget } from './params.js';
 import { ResidualVectorQuantizer } from './quantizer.js';
 import { framesAround, type FrameContext } from './receptiveField.js';
 
@@ -38,12 +38,13 @@ export class VqVae {
    */
   identity: object;
 
-  constructor(readonly config: CodecConfig, seed = 1, training: Partial<QuantizerTraining> = {}) {
+  /** `budget` caps the parameters' values (a model built to load a weights file: see ParamBudget). */
+  constructor(readonly config: CodecConfig, seed = 1, training: Partial<QuantizerTraining> = {}, budget?: ParamBudget) {
     // Factorized codes learn by the codebook loss, so their default is ema: false.
     this.training = { ...DEFAULT_QUANTIZER_TRAINING, ...(config.quantizer.lookupDim !== undefined ? { ema: false } : {}), ...training };
     validateQuantizerTraining(this.training, config.quantizer);
     this.identity = config;
-    this.params = new ParamStore(seed);
+    this.params = new ParamStore(seed, budget);
     this.encoder = new Encoder(this.params, config);
     this.quantizer = new ResidualVectorQuantizer(this.params, { ...config.quantizer, ...this.training });
     this.decoder = new Decoder(this.params, config);

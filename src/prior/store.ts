@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { requireFinite, type Precision } from '../io/bundle.js';
+import { bundleValues, requireFinite, type Precision } from '../io/bundle.js';
 import { readBundle, writeBundle } from '../io/bundleFs.js';
 import { TokenPrior, validatePriorConfig, type PriorConfig } from './transformer.js';
 
@@ -56,7 +56,7 @@ export async function loadPrior(dir: string): Promise<{ prior: TokenPrior; codec
   const weights = path.join(dir, 'weights.bin');
   const bundle = await readBundle(weights);
   const fingerprint = createHash('sha256').update(text).update(await fs.readFile(weights)).digest('hex').slice(0, 16);
-  const prior = new TokenPrior(file.config);
+  const prior = new TokenPrior(file.config, 1, { values: bundleValues(bundle), source: weights });
   try {
     prior.params.restore(bundle.arrays, weights);
   } catch (err) {

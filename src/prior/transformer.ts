@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { VqcodecError } from '../errors.js';
-import { ParamStore } from '../model/params.js';
+import { ParamStore, type ParamBudget } from '../model/params.js';
 import { causalSelfAttention, embed, gelu, layerNorm, matMul, positions } from './layers.js';
 
 export interface PriorConfig {
@@ -31,6 +31,7 @@ export function validatePriorConfig(c: PriorConfig): void {
   const fail = (what: string): never => {
     throw new VqcodecError(`invalid prior config: ${what}`);
   };
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) fail('it must be a JSON object');
   for (const key of ['numCodebooks', 'codebookSize', 'width', 'layers', 'heads', 'context'] as const) if (!positiveInt(c[key])) fail(`${key} must be a positive integer (got ${c[key]})`);
   if (c.width % c.heads !== 0 || (c.width / c.heads) % 2 !== 0) fail(`width must be an even multiple of heads (got width ${c.width}, heads ${c.heads})`);
   if (c.context <= c.numCodebooks) fail(`context must exceed numCodebooks (got ${c.context})`);
@@ -39,10 +40,11 @@ export function validatePriorConfig(c: PriorConfig): void {
 export class TokenPrior {
   readonly params: ParamStore;
 
-  constructor(readonly config: PriorConfig, seed = 1) {
+  /** `budget` caps the parameters' values (a prior built to load a weights file: see ParamBudget). */
+  constructor(readonly config: PriorConfig, seed = 1, budget?: ParamBudget) {
     validatePriorConfig(config);
     const { numCodebooks: Q, codebookSize: K, width: d, layers } = config;
-    this.params = new ParamStore(seed);
+    this.params = new ParamStore(seed, budget);
     const p = this.params;
     for (let q = 0; q < Q; q++) p.uniform(`embed${q}`, [K + 1, d], d, 1);
     for (let l = 0; l < layers; l++) {

@@ -23,7 +23,7 @@
  */
 import { check } from '../errors.js';
 import { ByteReader, ByteWriter } from '../io/bytes.js';
-import { MAX_SYMBOLS_PER_BIT } from '../entropy/rangeCoder.js';
+import { minPayloadBytes } from '../entropy/rangeCoder.js';
 import { TOKEN_CODINGS, type PayloadCoding } from '../entropy/payload.js';
 import { MAX_BITS, bitsPerCode, packedByteLength } from './bitpack.js';
 import { MAGIC, TRAILER_BYTES, checkTokenHeader, fingerprintBytes, fingerprintHex, type TokenHeader } from './tokenHeader.js';
@@ -87,9 +87,9 @@ export function checkSizeV2(parsed: ParsedHeaderV2, fileLength: number, name: st
     const expected = parsed.payloadOffset + packedByteLength(frames * numCodebooks, bitsPerCode(codebookSize)) + TRAILER_BYTES;
     check(fileLength === expected, `${name} is truncated or corrupted: its header implies ${expected} bytes but it has ${fileLength}`);
   } else {
-    // The range coder's last bytes may be dropped zeros: allow 8 bytes of slack.
+    // The encoder stores at least this many bytes (dropped trailing zeros included).
     check(
-      frames * numCodebooks <= MAX_SYMBOLS_PER_BIT * 8 * (payload + 8),
+      payload >= minPayloadBytes(frames * numCodebooks),
       `${name} is truncated or corrupted: ${payload} bytes cannot hold ${frames} frames of ${numCodebooks} codes`,
     );
   }

@@ -50,7 +50,8 @@ export function decodeNpy(bytes: Uint8Array, name = 'npy'): NpyArray {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint16(8, true);
   if (10 + headerLength > bytes.length) fail('truncated header');
-  const header = String.fromCharCode(...bytes.subarray(10, 10 + headerLength));
+  // Not String.fromCharCode(...bytes): 65535 arguments can overflow a smaller stack.
+  const header = new TextDecoder('latin1').decode(bytes.subarray(10, 10 + headerLength));
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
   const dtype = (Object.keys(DESCR) as NpyDtype[]).find((d) => DESCR[d] === descr) ?? fail(`unsupported dtype '${descr}' (int16, int32 or float32 little-endian)`);
   if (!/'fortran_order'\s*:\s*False/.test(header)) fail('Fortran-order arrays are not supported');

@@ -120,7 +120,7 @@ export function decodeTokenFile(bytes: Uint8Array, name = 'token file', models: 
   const { header, coding, payloadOffset } = info;
   checkModelsFor(coding, header, models, name);
   const payload = bytes.subarray(payloadOffset, bytes.length - TRAILER_BYTES);
-  const codes = payloadDecoder(coding, header, models, payload).next(header.frames);
+  const codes = payloadDecoder(coding, header, models, payload, name).next(header.frames);
   const badAt = firstBadCode(codes, header.codebookSize);
   if (badAt >= 0) throw badTokenFileCode(name, codes[badAt]!, Math.floor(badAt / header.numCodebooks), header.codebookSize);
   return { codes, ...header };

@@ -188,7 +188,7 @@ export class TokenFileReader {
     const { frames, numCodebooks, codebookSize } = this.header;
     if (this.payload !== undefined) {
       checkModelsFor(this.coding, this.header, models, this.path);
-      const decoder = payloadDecoder(this.coding, this.header, models, this.payload);
+      const decoder = payloadDecoder(this.coding, this.header, models, this.payload, this.path);
       for (let done = 0; done < frames; done += framesPerBlock) yield decoder.next(framesPerBlock);
       return;
     }

@@ -86,6 +86,7 @@ async function readManifest(manifest: string): Promise<FileLists> {
     } catch {
       throw new VqcodecError(`${manifest}:${i + 1} is not a JSON object`);
     }
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new VqcodecError(`${manifest}:${i + 1} is not a JSON object`);
     if (typeof entry.path !== 'string') throw new VqcodecError(`${manifest}:${i + 1} has no "path"`);
     const file = path.resolve(base, entry.path);
     if (typeof entry.source === 'string') lists.sources!.set(file, entry.source);
