@@ -30,7 +30,8 @@ const children = new Set<ChildProcess>();
 
 function args(run: string, resume: boolean): string[] {
   return [
-    BIN, 'train', '-d', data, '-o', run, '-p', 'tiny', '--steps', String(STEPS), '--batch', '2', '--crop', '0.2', '--stft', '64,128,256',
+    // A resumed run is not told its steps: it keeps the run's own total (not the default 20,000).
+    BIN, 'train', '-d', data, '-o', run, '-p', 'tiny', ...(resume ? [] : ['--steps', String(STEPS)]), '--batch', '2', '--crop', '0.2', '--stft', '64,128,256',
     '--log-every', '1', '--checkpoint-every', '2', '--validate-every', '1000', '--workers', '1', '--seed', '5',
     ...(resume ? ['--resume'] : []),
   ];

@@ -56,5 +56,9 @@ test('a prior run writes its log, checkpoint and prior; a resumed run equals a s
   assert.deepEqual(generate(prior, { frames: 8, seed: 4 }), generate(resumed, { frames: 8, seed: 4 }), 'the saved prior samples what the trained one does');
   assert.throws(() => checkPriorCodec(trainedOn, 'ffffffffffffffff'), (e: unknown) => e instanceof VqcodecError && e.message.includes(codec.fingerprint) && e.message.includes('ffffffffffffffff'));
   await assert.rejects(trainPrior(options(b, 9), false), (e: unknown) => e instanceof VqcodecError && /already holds/.test(e.message));
-  for (const p of [straight, resumed, prior]) p.dispose();
+  // Resumed without steps, the finished run keeps its own 6 (not the default 3,000): nothing more to do.
+  const again = await trainPrior({ ...options(b, 6), steps: undefined }, true);
+  const lastLogged = (await fs.readFile(path.join(b, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l)).at(-1).step;
+  assert.equal(lastLogged, 6);
+  for (const p of [straight, resumed, prior, again]) p.dispose();
 });

@@ -4,7 +4,7 @@ import { writeWav } from '../audio/wavFs.js';
 import { VqcodecError } from '../errors.js';
 import { generate } from '../prior/generate.js';
 import { checkPriorCodec, loadPrior } from '../prior/store.js';
-import { DEFAULT_PRIOR_OPTIONS, trainPrior, type PriorTrainOptions } from '../prior/trainer.js';
+import { DEFAULT_PRIOR_OPTIONS, trainPrior, type PriorTrainRequest } from '../prior/trainer.js';
 import { readTokenFile } from '../tokens/tokenFileFs.js';
 import { intOption, loadCodec, numberOption, startBackend, type GlobalOptions } from './common.js';
 import { fixed, note, progressBar } from './ui.js';
@@ -35,12 +35,12 @@ export async function priorTrainCommand(options: PriorTrainCommandOptions): Prom
     heads: intOption('--heads', options.heads) ?? d.model.heads,
     context: intOption('--context', options.context) ?? d.model.context,
   };
-  const trainOptions: PriorTrainOptions = {
+  const trainOptions: PriorTrainRequest = {
     ...d,
     tokens: options.tokens,
     outDir: options.out,
     model,
-    steps: intOption('--steps', options.steps) ?? d.steps,
+    steps: intOption('--steps', options.steps),
     batchSize: intOption('--batch', options.batch) ?? d.batchSize,
     learningRate: numberOption('--lr', options.lr) ?? d.learningRate,
     lrDecayFrom: intOption('--lr-decay-from', options.lrDecayFrom),

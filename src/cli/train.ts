@@ -71,6 +71,18 @@ function givenLossWeights(options: TrainCommandOptions): Partial<TrainOptions['l
   return weights;
 }
 
+/** The total steps of the run in outDir, from its train.json (undefined when there is none). */
+async function savedSteps(outDir: string): Promise<number | undefined> {
+  const text = await fs.readFile(path.join(outDir, 'train.json'), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    const steps = (JSON.parse(text) as { options?: { steps?: unknown } }).options?.steps;
+    return typeof steps === 'number' ? steps : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Quantizer settings given as flags (they may change on --resume). */
 function givenQuantizerSettings(options: TrainCommandOptions): Partial<QuantizerTraining> {
   const changes: Partial<QuantizerTraining> = {};
@@ -99,7 +111,8 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     ...d,
     data: options.data,
     outDir: options.out,
-    steps: intOption('--steps', options.steps) ?? d.steps,
+    // On --resume the run keeps its own total steps (and so its schedule) unless --steps is given.
+    steps: intOption('--steps', options.steps) ?? (options.resume ? await savedSteps(options.out) : undefined) ?? d.steps,
     batchSize: intOption('--batch', options.batch) ?? d.batchSize,
     cropSeconds: numberOption('--crop', options.crop) ?? d.cropSeconds,
     learningRate: numberOption('--lr', options.lr) ?? d.learningRate,

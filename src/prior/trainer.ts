@@ -95,7 +95,11 @@ function validationBits(prior: TokenPrior, grids: Int32Array[], maxWindows = 32)
 
 const CHECKPOINT = 'checkpoint.bin';
 
-export async function trainPrior(options: PriorTrainOptions, resume: boolean, events: PriorEvents = {}): Promise<TokenPrior> {
+/** Options for trainPrior: steps left out means the default for a new run, the run's own on resume. */
+export type PriorTrainRequest = Omit<PriorTrainOptions, 'steps'> & { steps?: number };
+
+export async function trainPrior(request: PriorTrainRequest, resume: boolean, events: PriorEvents = {}): Promise<TokenPrior> {
+  const options: PriorTrainOptions = { ...request, steps: request.steps ?? DEFAULT_PRIOR_OPTIONS.steps };
   const data = await readTokenExport(options.tokens);
   let opts = options;
   const checkpointPath = path.join(options.outDir, CHECKPOINT);
@@ -107,7 +111,9 @@ export async function trainPrior(options: PriorTrainOptions, resume: boolean, ev
   if (resume) {
     saved = await readBundle(checkpointPath);
     if (saved.meta.format !== 'vqcodec-prior-checkpoint') throw new VqcodecError(`${checkpointPath} is not a prior's checkpoint`);
-    opts = { ...(saved.meta.options as PriorTrainOptions), steps: options.steps, tokens: options.tokens, outDir: options.outDir };
+    // The run keeps its own total steps (and so its schedule) unless steps are given again.
+    const savedOptions = saved.meta.options as PriorTrainOptions;
+    opts = { ...savedOptions, steps: request.steps ?? savedOptions.steps, tokens: options.tokens, outDir: options.outDir };
     if ((saved.meta.codec as PriorCodec).fingerprint !== data.codec.fingerprint) throw new VqcodecError(`the run models codec ${(saved.meta.codec as PriorCodec).fingerprint}; ${options.tokens} holds tokens of ${data.codec.fingerprint}`);
   }
   const config: PriorConfig = { ...opts.model, codebookSize: data.codebookSize };
