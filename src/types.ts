@@ -24,4 +24,10 @@ export interface Tokens {
   originalLength: number;
   /** 16 hex digits identifying the model (config + weights) that made the codes. */
   modelFingerprint: string;
+  /**
+   * Multi-rate codes only (absent: every codebook at the frame rate): codebook q has one code
+   * per codeStrides[q] frames, repeated in `codes` over the frames of its window
+   * (tokens/codeStrides.ts).
+   */
+  codeStrides?: number[];
 }

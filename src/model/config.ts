@@ -3,6 +3,7 @@
  * weights so a model directory always knows how to rebuild itself.
  */
 import { VqcodecError } from '../errors.js';
+import { codeStridesProblem, codesPerSecond, isMultiRate, stridesOf } from '../tokens/codeStrides.js';
 import type { Padding } from './conv.js';
 
 /** What builds and identifies a quantizer: its shape. How it learns is QuantizerTraining. */
@@ -18,6 +19,12 @@ export interface QuantizerConfig {
   lookupDim?: number;
   /** Residual VQ depth: each codebook quantizes what the previous ones left. */
   numCodebooks: number;
+  /**
+   * Multi-rate codes (SNAC): codebook q codes the mean of each window of codeStrides[q] frames,
+   * coarse codebooks first, e.g. [4, 4, 2, 1, …]; see tokens/codeStrides.ts. Absent: every
+   * codebook at the frame rate.
+   */
+  codeStrides?: number[];
 }
 
 /**
@@ -134,8 +141,9 @@ export function makeConfig(overrides: DeepPartial<CodecConfig> = {}): CodecConfi
     ...overrides,
     strides: [...(overrides.strides ?? DEFAULT_CONFIG.strides)] as number[],
     dilations: [...(overrides.dilations ?? DEFAULT_CONFIG.dilations)] as number[],
-    quantizer: { ...DEFAULT_CONFIG.quantizer, ...overrides.quantizer },
+    quantizer: { ...DEFAULT_CONFIG.quantizer, ...overrides.quantizer } as QuantizerConfig,
   };
+  if (overrides.quantizer?.codeStrides !== undefined) config.quantizer.codeStrides = [...overrides.quantizer.codeStrides] as number[];
   if (overrides.spectral !== undefined) config.spectral = { ...overrides.spectral } as SpectralConfig;
   if (overrides.decoderTrunk !== undefined) config.decoderTrunk = { ...overrides.decoderTrunk } as DecoderTrunkConfig;
   validateConfig(config);
@@ -153,9 +161,15 @@ export function frameRate(config: CodecConfig): number {
   return config.sampleRate / hopLength(config);
 }
 
-/** Bits per second of `numCodebooks` codebooks: N · ceil(log2 K) · frame rate. */
+/** Bits per second of the first `numCodebooks` codebooks: codes per second · ceil(log2 K). */
 export function bitrate(config: CodecConfig, numCodebooks = config.quantizer.numCodebooks): number {
-  return numCodebooks * Math.ceil(Math.log2(config.quantizer.codebookSize)) * frameRate(config);
+  return codesPerSecond(stridesOf(config.quantizer), frameRate(config), numCodebooks) * Math.ceil(Math.log2(config.quantizer.codebookSize));
+}
+
+/** The code strides of tokens of the first n codebooks (undefined when they are all at the frame rate). */
+export function tokenCodeStrides(config: CodecConfig, n = config.quantizer.numCodebooks): number[] | undefined {
+  const strides = stridesOf(config.quantizer).slice(0, n);
+  return isMultiRate(strides) ? strides : undefined;
 }
 
 /** Channel width of encoder stage i (0 = the first, full-rate stage). */
@@ -208,6 +222,10 @@ export function validateConfig(c: CodecConfig): void {
   if (!isPositiveInt(q.dim)) fail(`quantizer dim must be a positive integer (got ${q.dim})`);
   if (q.lookupDim !== undefined && (!isPositiveInt(q.lookupDim) || q.lookupDim > q.dim)) fail(`lookupDim must be an integer from 1 to dim (got ${q.lookupDim})`);
   if (!isPositiveInt(q.numCodebooks) || q.numCodebooks > 255) fail(`numCodebooks must be an integer in 1..255 (got ${q.numCodebooks})`);
+  if (q.codeStrides !== undefined) {
+    const problem = codeStridesProblem(q.codeStrides, q.numCodebooks);
+    if (problem !== undefined) fail(`quantizer.${problem}`);
+  }
   const training = TRAINING_FIELDS.find((f) => f in q);
   if (training !== undefined) fail(`quantizer.${training} is a training setting, not part of the model (give it to training, or read the file with splitStoredConfig)`);
 }
@@ -270,4 +288,6 @@ export const PRESETS: Record<string, DeepPartial<CodecConfig>> = {
   // Vocos-style ends: STFT frames at 200/s (20 ms windows), wide layers at 200, 100 and 50 frames/s.
   spectral: { channels: 128, maxChannels: 256, strides: [2, 2], spectral: { hop: 80, window: 320 } },
   tiny: { channels: 4, maxChannels: 16, dilations: [1, 3], kernelSize: 3, quantizer: { codebookSize: 16, dim: 8, numCodebooks: 3 } },
+  // The tiny model with multi-rate codes: codebooks at 1/4, 1/2 and the full frame rate.
+  'tiny-multirate': { channels: 4, maxChannels: 16, dilations: [1, 3], kernelSize: 3, quantizer: { codebookSize: 16, dim: 8, numCodebooks: 3, codeStrides: [4, 2, 1] } },
 };
