@@ -1,7 +1,8 @@
 /**
  * Token exports for sequence models: each audio file's codes as a codebook-major array
  * [codebooks, frames] (the layout of EnCodec, DAC and Mimi), in one .npy per file or one JSON
- * line per file, with DIR/index.jsonl listing every output. A corpus can be split into n
+ * line per file, with DIR/index.jsonl listing every output. Multi-rate codes are exported as
+ * their stored codes, one array per level (./exportArrays.ts). A corpus can be split into n
  * independent jobs (shard k of n takes files k, k + n, … and writes its own index.k-of-n.jsonl),
  * and a job that is stopped resumes: what an index lists is done and is skipped.
  */
@@ -12,9 +13,10 @@ import type { Codec } from '../codec.js';
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { parseJsonLines, readJsonLines } from '../io/jsonLines.js';
-import type { Tokens } from '../types.js';
-import { codebookStreams, frameMajor } from './delayPattern.js';
-import { decodeNpy, encodeNpy } from './npy.js';
+import { codeLevels, codeStridesProblem, isMultiRate, storedFrames, stridesOf } from './codeStrides.js';
+import { codesFromLevelNpys, codesFromLine, codesFromNpy, levelFile, tokenLine, tokensToLevelNpys, tokensToNpy, type ExportedCodes, type TokenLine } from './exportArrays.js';
+
+export { codesFromLevelNpys, codesFromLine, codesFromNpy, levelFile, tokenLine, tokensToLevelNpys, tokensToNpy, type ExportedCodes, type TokenLine };
 
 export type TokenFormat = 'npy' | 'jsonl';
 
@@ -47,13 +49,20 @@ export interface IndexEntry {
   frameRate: number;
   sampleRate: number;
   fingerprint: string;
+  /** Multi-rate codes only: each codebook's stride. */
+  codeStrides?: number[];
+  /** Multi-rate codes only: each level's stored frames (and, for npy, its file; `output` is level 0's). */
+  levels?: LevelEntry[];
 }
 
-/** One line of a tokens .jsonl file. */
-export interface TokenLine {
-  id: string;
+/** A level of multi-rate codes in an index line: codebooks of one stride. */
+export interface LevelEntry {
+  stride: number;
+  codebooks: number;
+  /** Codes per codebook: ceil(frames / stride). */
   frames: number;
-  codes: number[][];
+  /** Its .npy, relative to DIR (npy exports). */
+  output?: string;
 }
 
 export const INDEX_FILE = 'index.jsonl';
@@ -91,29 +100,6 @@ export function fileIds(files: readonly string[]): string[] {
     seen.add(id);
   }
   return ids;
-}
-
-/** The .npy of tokens: int16 when every code fits, else int32; shape [codebooks, frames]. */
-export function tokensToNpy(tokens: Tokens): Uint8Array {
-  const streams = codebookStreams(tokens.codes, tokens.numCodebooks);
-  const flat = new Int32Array(tokens.frames * tokens.numCodebooks);
-  streams.forEach((s, q) => flat.set(s, q * tokens.frames));
-  const int16 = tokens.codebookSize <= 32768;
-  return encodeNpy({ dtype: int16 ? 'int16' : 'int32', shape: [tokens.numCodebooks, tokens.frames], data: int16 ? Int16Array.from(flat) : flat });
-}
-
-/** Frame-major codes from a [codebooks, frames] .npy. */
-export function codesFromNpy(bytes: Uint8Array, name?: string): { codes: Int32Array; numCodebooks: number; frames: number } {
-  const array = decodeNpy(bytes, name);
-  if (array.shape.length !== 2 || array.dtype === 'float32') throw new VqcodecError(`${name ?? 'npy'}: token arrays are 2-D integers [codebooks, frames]`);
-  const [q, frames] = array.shape;
-  const streams = Array.from({ length: q }, (_, i) => Int32Array.from(array.data.subarray(i * frames, (i + 1) * frames)));
-  return { codes: frameMajor(streams), numCodebooks: q, frames };
-}
-
-/** Frame-major codes from a tokens .jsonl line. */
-export function codesFromLine(line: TokenLine): { codes: Int32Array; numCodebooks: number; frames: number } {
-  return { codes: frameMajor(line.codes.map((c) => Int32Array.from(c))), numCodebooks: line.codes.length, frames: line.frames };
 }
 
 /** Every index line in a folder: index.jsonl and each shard's index.k-of-n.jsonl. */
@@ -155,28 +141,34 @@ export async function exportTokens(codec: Codec, files: string[], options: Token
     const kept = (await readJsonLines<TokenLine>(linesPath)).filter((l) => indexed.has(l.id));
     await writeFileAtomic(linesPath, kept.map((l) => JSON.stringify(l) + '\n').join(''));
   }
+  // The files a done file has (from the codec's strides: the index is read before anything is coded).
+  const strides = stridesOf(codec.config.quantizer).slice(0, options.numCodebooks ?? codec.numCodebooks);
+  const outputsOf = (id: string, of: readonly number[]) => (options.format === 'npy' ? npyOutputs(id, of) : [linesFile]);
   let written = 0;
   let skipped = 0;
   for (const [i, { file, id }] of mine.entries()) {
-    const output = options.format === 'npy' ? `${id}.npy` : linesFile;
-    const done = indexed.has(id) && (await fs.stat(path.join(options.outDir, output)).then(() => true, () => false));
+    const exists = (output: string) => fs.stat(path.join(options.outDir, output)).then(() => true, () => false);
+    const done = indexed.has(id) && (await Promise.all(outputsOf(id, strides).map(exists))).every(Boolean);
     if (done) {
       skipped++;
     } else {
       const audio = await loadAudio(file, codec.sampleRate);
       const tokens = codec.encode(audio.samples, { numCodebooks: options.numCodebooks });
+      const outputs = outputsOf(id, stridesOf(tokens));
       if (options.format === 'npy') {
-        const target = path.join(options.outDir, output);
-        await fs.mkdir(path.dirname(target), { recursive: true });
-        await writeFileAtomic(target, tokensToNpy(tokens));
+        const arrays = isMultiRate(tokens.codeStrides) ? tokensToLevelNpys(tokens) : [tokensToNpy(tokens)];
+        for (const [l, bytes] of arrays.entries()) {
+          const target = path.join(options.outDir, outputs[l]!);
+          await fs.mkdir(path.dirname(target), { recursive: true });
+          await writeFileAtomic(target, bytes);
+        }
       } else {
-        const line: TokenLine = { id, frames: tokens.frames, codes: codebookStreams(tokens.codes, tokens.numCodebooks).map((s) => Array.from(s)) };
-        await fs.appendFile(linesPath, JSON.stringify(line) + '\n');
+        await fs.appendFile(linesPath, JSON.stringify(tokenLine(id, tokens)) + '\n');
       }
       const entry: IndexEntry = {
         id,
         source: file,
-        output,
+        output: outputs[0]!,
         frames: tokens.frames,
         numCodebooks: tokens.numCodebooks,
         seconds: tokens.originalLength / codec.sampleRate,
@@ -184,6 +176,7 @@ export async function exportTokens(codec: Codec, files: string[], options: Token
         frameRate: codec.frameRate,
         sampleRate: codec.sampleRate,
         fingerprint: codec.fingerprint,
+        ...(isMultiRate(tokens.codeStrides) ? levelFields(tokens.frames, tokens.codeStrides!, options.format === 'npy' ? outputs : undefined) : {}),
       };
       await fs.appendFile(indexPath, JSON.stringify(entry) + '\n');
       written++;
@@ -193,14 +186,28 @@ export async function exportTokens(codec: Codec, files: string[], options: Token
   return { written, skipped };
 }
 
+/** A file's .npy outputs: `<id>.npy`, or `<id>.L<level>.npy` per level of multi-rate codes. */
+function npyOutputs(id: string, strides: readonly number[]): string[] {
+  return isMultiRate(strides) ? codeLevels(strides).map((_, l) => levelFile(id, l)) : [`${id}.npy`];
+}
+
+/** The index fields of multi-rate codes: their strides and levels. */
+function levelFields(frames: number, codeStrides: number[], outputs?: string[]): Pick<IndexEntry, 'codeStrides' | 'levels'> {
+  const levels = codeLevels(codeStrides).map((l, i) => ({ stride: l.stride, codebooks: l.count, frames: storedFrames(frames, l.stride), ...(outputs ? { output: outputs[i]! } : {}) }));
+  return { codeStrides: [...codeStrides], levels };
+}
+
 /** A token export read back: each file's index line and frame-major codes. */
 export interface TokenExport {
   entries: IndexEntry[];
+  /** Each file's codes, dense for multi-rate codes (a code repeated over its window). */
   codes: Int32Array[];
   /** Codebooks of each file. */
   codebooks: number[];
   codec: { fingerprint: string; frameRate: number; sampleRate: number };
   codebookSize: number;
+  /** Multi-rate codes only: the strides of the codebooks of the file with the most (the others' are a prefix). */
+  codeStrides?: number[];
 }
 
 /** Every exported file's codes, with the codec they came from. */
@@ -216,11 +223,27 @@ export async function readTokenExport(dir: string): Promise<TokenExport> {
   }
   const codes: Int32Array[] = [];
   const codebooks: number[] = [];
+  // One codec, so one set of strides: each file's are a prefix of the longest.
+  let longest: number[] = [];
   for (const e of entries) {
-    const read = e.output.endsWith('.npy') ? codesFromNpy(await fs.readFile(path.join(dir, e.output)), e.output) : codesFromLine(lines.get(e.id) ?? { id: e.id, frames: 0, codes: [] });
+    const read = await readEntry(dir, e, lines);
+    const strides = stridesOf(read);
+    const [short, long] = strides.length <= longest.length ? [strides, longest] : [longest, strides];
+    if (short.some((s, q) => s !== long[q])) throw new VqcodecError(`${dir}: ${e.id} has code strides [${strides.join(', ')}], another file [${longest.join(', ')}]`);
+    longest = long;
     codes.push(read.codes);
     codebooks.push(read.numCodebooks);
   }
-  return { entries, codes, codebooks, codec: { fingerprint: first.fingerprint, frameRate: first.frameRate, sampleRate: first.sampleRate }, codebookSize: first.codebookSize };
+  return { entries, codes, codebooks, codec: { fingerprint: first.fingerprint, frameRate: first.frameRate, sampleRate: first.sampleRate }, codebookSize: first.codebookSize, ...(isMultiRate(longest) ? { codeStrides: longest } : {}) };
 }
 
+/** One index line's codes: its .npy (a level's each for multi-rate codes) or its line in a tokens .jsonl. */
+async function readEntry(dir: string, e: IndexEntry, lines: Map<string, TokenLine>): Promise<ExportedCodes> {
+  if (!e.output.endsWith('.npy')) return codesFromLine(lines.get(e.id) ?? { id: e.id, frames: 0, codes: [] });
+  if (e.codeStrides === undefined) return codesFromNpy(await fs.readFile(path.join(dir, e.output)), e.output);
+  const problem = codeStridesProblem(e.codeStrides, e.numCodebooks);
+  if (problem !== undefined) throw new VqcodecError(`${dir}: index line of ${e.id}: ${problem}`);
+  const names = npyOutputs(e.id, e.codeStrides);
+  const files = await Promise.all(names.map(async (name) => ({ name, bytes: await fs.readFile(path.join(dir, name)) })));
+  return codesFromLevelNpys(files, e.frames, e.codeStrides);
+}
