@@ -113,11 +113,11 @@ function program(): Command {
     .option('--batch <n>', 'windows per batch')
     .option('--lr <rate>', 'Adam learning rate')
     .option('--lr-decay-from <step>', 'anneal the learning rate (half cosine, to 5%) from this step to the last')
-    .option('-n, --codebooks <n>', 'model the first n codebooks')
+    .option('-n, --codebooks <n>', 'model the first n codebooks (of multi-rate codes: in super-frames of the coarsest stride)')
     .option('--width <n>', 'model width')
     .option('--layers <n>', 'Transformer blocks')
     .option('--heads <n>', 'attention heads')
-    .option('--context <steps>', 'steps attended over (frames + codebooks − 1 per sequence)')
+    .option('--context <steps>', 'steps attended over (frames, or super-frames of multi-rate codes, + codebooks − 1 per sequence)')
     .option('--seed <n>', 'random seed')
     .option('--resume', 'continue the run in --out from its checkpoint')
     .action((o) => priorTrainCommand({ ...globals(), ...o }));

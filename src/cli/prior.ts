@@ -2,8 +2,10 @@ import path from 'node:path';
 import { loadAudio } from '../audio/load.js';
 import { writeWav } from '../audio/wavFs.js';
 import { VqcodecError } from '../errors.js';
-import { generate } from '../prior/generate.js';
+import { generate, generationSteps } from '../prior/generate.js';
 import { checkPriorCodec, loadPrior } from '../prior/store.js';
+import { checkPriorStrides } from '../prior/superFrames.js';
+import { isMultiRate, storedCodeCount, stridesOf } from '../tokens/codeStrides.js';
 import { DEFAULT_PRIOR_OPTIONS, trainPrior, type PriorTrainRequest } from '../prior/trainer.js';
 import { readTokenFile } from '../tokens/tokenFileFs.js';
 import { intOption, loadCodec, numberOption, startBackend, type GlobalOptions } from './common.js';
@@ -60,7 +62,8 @@ export async function priorTrainCommand(options: PriorTrainCommandOptions): Prom
       if (log && !process.stderr.isTTY && !options.quiet) note(`step ${step}: ${fixed(log.bitsPerToken, 3)} bits/token, ${fixed(log.tokensPerSecond ?? NaN, 0)} tokens/s`);
     },
     onValidate(v) {
-      if (!options.quiet) note(`\nvalidation at step ${v.step}: ${fixed(v.bitsPerToken, 3)} bits/token`);
+      const perCodebook = (v.bitsPerCodebook ?? []).map((b, q) => `${q}: ${fixed(b, 3)}`).join(', ');
+      if (!options.quiet) note(`\nvalidation at step ${v.step}: ${fixed(v.bitsPerToken, 3)} bits/token (per codebook ${perCodebook})`);
     },
     onSkip(entry) {
       note(`${process.stderr.isTTY ? '\n' : ''}step ${entry.step} skipped (${entry.reason}): nothing learnt from it; learning rate × ${entry.lrFactor} from now on`);
@@ -89,17 +92,20 @@ export async function generateCommand(output: string, options: GenerateCommandOp
   const Q = prior.config.numCodebooks;
   if (Q > codec.numCodebooks) throw new VqcodecError(`the prior models ${Q} codebooks; the codec has ${codec.numCodebooks}`);
   checkPriorCodec(trainedOn, codec.fingerprint);
+  const strides = stridesOf(prior.config);
+  checkPriorStrides(prior.config, stridesOf(codec.config.quantizer));
   let prompt: Int32Array | undefined;
   if (options.prompt !== undefined) {
     const tokens = options.prompt.endsWith('.vqt') ? await readTokenFile(options.prompt, { context: codec.contextModel }) : codec.encode((await loadAudio(options.prompt, codec.sampleRate)).samples, { numCodebooks: Q });
     checkPriorCodec(trainedOn, tokens.modelFingerprint);
     if (tokens.numCodebooks < Q) throw new VqcodecError(`the prompt has ${tokens.numCodebooks} codebooks; the prior needs ${Q}`);
+    checkPriorStrides(prior.config, stridesOf(tokens));
     prompt = new Int32Array(tokens.frames * Q);
     for (let f = 0; f < tokens.frames; f++) prompt.set(tokens.codes.subarray(f * tokens.numCodebooks, f * tokens.numCodebooks + Q), f * Q);
   }
   const promptFrames = (prompt?.length ?? 0) / Q;
   const frames = promptFrames + Math.max(1, Math.round(seconds * codec.frameRate));
-  const bar = progressBar(frames + Q - 1, 'generate |{bar}| {value}/{total} steps | ETA {eta_formatted}');
+  const bar = progressBar(generationSteps(prior.config, frames), 'generate |{bar}| {value}/{total} steps | ETA {eta_formatted}');
   const started = performance.now();
   const codes = generate(prior, {
     frames,
@@ -112,8 +118,8 @@ export async function generateCommand(output: string, options: GenerateCommandOp
   bar.stop();
   const elapsed = (performance.now() - started) / 1000;
   prior.dispose();
-  const samples = codec.decode({ ...codec.tokenHeader(frames * codec.hop, Q), codes });
+  const samples = codec.decode({ ...codec.tokenHeader(frames * codec.hop, Q), codes, ...(isMultiRate(strides) ? { codeStrides: strides } : {}) });
   await writeWav(output, { samples, sampleRate: codec.sampleRate });
-  const generated = (frames - promptFrames) * Q;
+  const generated = storedCodeCount(frames, strides) - storedCodeCount(promptFrames, strides);
   console.log(`${output}: ${(samples.length / codec.sampleRate).toFixed(2)} s (${promptFrames} prompt frames + ${frames - promptFrames} generated), ${generated} tokens at ${(generated / elapsed).toFixed(0)} tokens/s`);
 }

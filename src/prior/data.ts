@@ -1,9 +1,11 @@
 /**
  * Training windows for the prior: each file's codes in the delay pattern, after one start step
  * (all padding), cut into random windows of context + 1 steps (inputs and their next steps).
+ * Multi-rate codes go in as super-frames (./superFrames.ts); a partial last one is padded.
  */
 import { VqcodecError } from '../errors.js';
 import type { Random } from '../train/random.js';
+import { toSuperFrames, virtualCodebookCount } from './superFrames.js';
 
 /** One file's delayed grid [(1 + frames + Q − 1) × Q], start step first, padding K. */
 export function delayedGrid(codes: Int32Array, codebooks: number, numCodebooks: number, pad: number): Int32Array {
@@ -14,6 +16,15 @@ export function delayedGrid(codes: Int32Array, codebooks: number, numCodebooks: 
   const grid = new Int32Array((frames + Q) * Q).fill(pad);
   for (let f = 0; f < frames; f++) for (let q = 0; q < Q; q++) grid[(1 + f + q) * Q + q] = codes[f * codebooks + q];
   return grid;
+}
+
+/**
+ * One file's delayed grid for a prior over codebooks of these strides: its super-frames (its
+ * frames, for single-rate codes) in the delay pattern, one token per virtual codebook a step.
+ */
+export function priorGrid(codes: Int32Array, codebooks: number, strides: readonly number[], pad: number): Int32Array {
+  const V = virtualCodebookCount(strides);
+  return delayedGrid(toSuperFrames(codes, codebooks, strides, pad), V, V, pad);
 }
 
 /** Draws batches of windows [batch, steps, Q] from delayed grids, files weighted by length. */

@@ -21,6 +21,7 @@
  */
 import { VqcodecError } from '../errors.js';
 import { cos, exp, sin, tanh } from './exactMath.js';
+import { virtualCodebooks } from './superFrames.js';
 import type { PriorConfig, TokenPrior } from './transformer.js';
 
 const LAYER_NORM_EPSILON = 1e-5;
@@ -135,7 +136,10 @@ class Scratch {
 }
 
 export class ExactPrior {
+  /** Tokens per step: the prior's codebooks, or a super-frame's virtual codebooks for multi-rate codes (./superFrames.ts). */
   readonly numCodebooks: number;
+  /** Multi-rate priors only: the strides of the codebooks modelled. */
+  readonly codeStrides?: number[];
   readonly codebookSize: number;
   readonly context: number;
   private readonly width: number;
@@ -154,8 +158,10 @@ export class ExactPrior {
   private readonly scratch: Scratch;
 
   private constructor(config: PriorConfig, weight: (name: string) => Float64Array) {
-    const { numCodebooks: Q, codebookSize: K, width: d, context, layers, heads } = config;
+    const { codebookSize: K, width: d, context, layers, heads } = config;
+    const Q = virtualCodebooks(config);
     this.numCodebooks = Q;
+    if (config.codeStrides !== undefined) this.codeStrides = [...config.codeStrides];
     this.codebookSize = K;
     this.context = context;
     this.width = d;

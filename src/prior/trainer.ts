@@ -1,9 +1,10 @@
 /**
- * Training the prior on a token export (vqcodec tokens): random windows of the delayed streams,
- * Adam, a JSON-lines log, validation cross-entropy in bits per token on held-out files, atomic
- * checkpoints and exact resume (weights, Adam moments, step, the sampler's random state). As in
- * the codec's trainer, a step with a NaN or infinite loss or gradient norm is skipped, logged and
- * halves the learning rate; MAX_SKIPS_IN_A_ROW in a row stop the run.
+ * Training the prior on a token export (vqcodec tokens): random windows of the delayed streams
+ * (of super-frames, for multi-rate codes), Adam, a JSON-lines log, validation cross-entropy in
+ * bits per token (overall and per codebook) on held-out files, atomic checkpoints and exact
+ * resume (weights, Adam moments, step, the sampler's random state). As in the codec's trainer, a
+ * step with a NaN or infinite loss or gradient norm is skipped, logged and halves the learning
+ * rate; MAX_SKIPS_IN_A_ROW in a row stop the run.
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
@@ -19,8 +20,10 @@ import { learningRateAt } from '../train/options.js';
 import { Random } from '../train/random.js';
 import { RunLog, type SkipLog } from '../train/runLog.js';
 import { SkippedSteps } from '../train/skips.js';
-import { delayedGrid, WindowSampler } from './data.js';
+import { stridesOf, isMultiRate } from '../tokens/codeStrides.js';
+import { priorGrid, WindowSampler } from './data.js';
 import { savePrior, type PriorCodec } from './store.js';
+import { checkPriorStrides, superFrameLayout } from './superFrames.js';
 import { TokenPrior, validatePriorConfig, type PriorConfig } from './transformer.js';
 
 export interface PriorTrainOptions {
@@ -28,8 +31,8 @@ export interface PriorTrainOptions {
   tokens: string;
   /** Run folder: log.jsonl, checkpoint.bin, prior/ (the exported prior). */
   outDir: string;
-  /** Shape of the prior; codebookSize comes from the tokens. */
-  model: Omit<PriorConfig, 'codebookSize'>;
+  /** Shape of the prior; codebookSize and codeStrides come from the tokens. */
+  model: Omit<PriorConfig, 'codebookSize' | 'codeStrides'>;
   steps: number;
   batchSize: number;
   learningRate: number;
@@ -61,6 +64,8 @@ export interface PriorLog {
   step: number;
   /** Mean cross-entropy, bits per token (log2 of the codebook size is the cost of no model at all). */
   bitsPerToken: number;
+  /** Validation only: bits per token of each codebook (of each real codebook, over its virtual ones, for multi-rate codes). */
+  bitsPerCodebook?: number[];
   learningRate?: number;
   tokensPerSecond?: number;
 }
@@ -75,22 +80,43 @@ export interface PriorEvents {
   onLoss?(step: number, loss: tf.Scalar): tf.Scalar;
 }
 
-/** Mean bits per token over consecutive windows of the held-out grids (the same windows every time). */
-function validationBits(prior: TokenPrior, grids: Int32Array[], maxWindows = 32): number {
-  const { numCodebooks: Q, context } = prior.config;
+/**
+ * Bits per token over consecutive windows of the held-out grids (the same windows every time):
+ * the mean of the windows' means, and per codebook over all its targets.
+ */
+function validationBits(prior: TokenPrior, grids: Int32Array[], maxWindows = 32): Pick<PriorLog, 'bitsPerToken' | 'bitsPerCodebook'> {
+  const { context } = prior.config;
+  const V = prior.virtualCodebooks;
   let bits = 0;
   let count = 0;
+  const nats = new Float64Array(V);
+  const targets = new Float64Array(V);
   for (const grid of grids) {
-    const steps = grid.length / Q;
+    const steps = grid.length / V;
     for (let start = 0; start + 1 < steps && count < maxWindows; start += context) {
       const take = Math.min(context + 1, steps - start);
-      const loss = tf.tidy(() => prior.loss(tf.tensor3d(grid.subarray(start * Q, (start + take) * Q), [1, take, Q], 'int32')));
-      bits += loss.dataSync()[0] / Math.LN2;
-      loss.dispose();
+      const sums = tf.tidy(() => prior.lossByCodebook(tf.tensor3d(grid.subarray(start * V, (start + take) * V), [1, take, V], 'int32')));
+      const values = sums.dataSync();
+      sums.dispose();
+      let windowNats = 0;
+      let windowTargets = 0;
+      for (let v = 0; v < V; v++) {
+        nats[v] += values[v];
+        targets[v] += values[V + v];
+        windowNats += values[v];
+        windowTargets += values[V + v];
+      }
+      bits += windowNats / Math.max(windowTargets, 1) / Math.LN2;
       count++;
     }
   }
-  return count > 0 ? bits / count : NaN;
+  // A real codebook's virtual codebooks (one per window of a super-frame) count together.
+  const { codebook } = superFrameLayout(stridesOf(prior.config));
+  const bitsPerCodebook = Array.from({ length: prior.config.numCodebooks }, (_, q) => {
+    const of = (a: Float64Array) => codebook.reduce((sum, c, v) => sum + (c === q ? a[v] : 0), 0);
+    return of(nats) / Math.max(of(targets), 1) / Math.LN2;
+  });
+  return { bitsPerToken: count > 0 ? bits / count : NaN, bitsPerCodebook };
 }
 
 const CHECKPOINT = 'checkpoint.bin';
@@ -116,13 +142,17 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
     opts = { ...savedOptions, steps: request.steps ?? savedOptions.steps, tokens: options.tokens, outDir: options.outDir };
     if ((saved.meta.codec as PriorCodec).fingerprint !== data.codec.fingerprint) throw new VqcodecError(`the run models codec ${(saved.meta.codec as PriorCodec).fingerprint}; ${options.tokens} holds tokens of ${data.codec.fingerprint}`);
   }
-  const config: PriorConfig = { ...opts.model, codebookSize: data.codebookSize };
+  const n = opts.model.numCodebooks;
+  if (data.codebooks.some((c) => c < n)) throw new VqcodecError(`the prior models ${n} codebooks; some exported files have fewer`);
+  // The strides of the codebooks modelled, recorded in the prior only for multi-rate codes.
+  const strides = stridesOf({ numCodebooks: Math.max(...data.codebooks), codeStrides: data.codeStrides }).slice(0, n);
+  if (saved) checkPriorStrides({ numCodebooks: n, codeStrides: saved.meta.codeStrides as number[] | undefined }, strides);
+  const config: PriorConfig = { ...opts.model, codebookSize: data.codebookSize, ...(isMultiRate(strides) ? { codeStrides: strides } : {}) };
   validatePriorConfig(config);
-  if (data.codebooks.some((n) => n < config.numCodebooks)) throw new VqcodecError(`the prior models ${config.numCodebooks} codebooks; some exported files have fewer`);
   const isValid = data.entries.map((e) => hashFraction(e.id) < opts.validFraction);
   // Small exports: at least one file held out (when validFraction > 0), and never all of them.
   if (isValid.every(Boolean) || (opts.validFraction > 0 && !isValid.some(Boolean) && data.entries.length > 1)) isValid.fill(false).fill(true, 0, Math.min(1, data.entries.length - 1));
-  const grids = data.codes.map((c, i) => delayedGrid(c, data.codebooks[i], config.numCodebooks, config.codebookSize));
+  const grids = data.codes.map((c, i) => priorGrid(c, data.codebooks[i], strides, config.codebookSize));
   const trainGrids = grids.filter((_, i) => !isValid[i]);
   const validGrids = grids.filter((_, i) => isValid[i]);
 
@@ -146,7 +176,8 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
   } else {
     await runLog.create();
   }
-  const sampler = new WindowSampler(trainGrids, config.numCodebooks, config.codebookSize);
+  const V = prior.virtualCodebooks;
+  const sampler = new WindowSampler(trainGrids, V, config.codebookSize);
   events.onStart?.({ startStep, steps: opts.steps, trainFiles: trainGrids.length, validFiles: validGrids.length, parameters: prior.params.trainableCount() });
   const steps = config.context + 1;
   let window: number[] = [];
@@ -154,7 +185,7 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
   let lastCheckpoint = startStep;
   for (let step = startStep + 1; step <= opts.steps; step++) {
     adam.options.learningRate = learningRateAt(step, opts) * skips.lrFactor;
-    const batch = tf.tensor3d(sampler.sample(opts.batchSize, steps, random), [opts.batchSize, steps, config.numCodebooks], 'int32');
+    const batch = tf.tensor3d(sampler.sample(opts.batchSize, steps, random), [opts.batchSize, steps, V], 'int32');
     const vars = prior.params.trainableVariables();
     const { value, grads } = tf.variableGrads(() => {
       const loss = prior.loss(batch);
@@ -182,21 +213,21 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
     let log: PriorLog | undefined;
     if ((step % opts.logEvery === 0 || step === opts.steps) && window.length > 0) {
       const seconds = (performance.now() - windowStart) / 1000;
-      log = { type: 'train', step, bitsPerToken: window.reduce((a, b) => a + b, 0) / window.length / Math.LN2, learningRate: adam.options.learningRate, tokensPerSecond: (window.length * opts.batchSize * config.context * config.numCodebooks) / seconds };
+      log = { type: 'train', step, bitsPerToken: window.reduce((a, b) => a + b, 0) / window.length / Math.LN2, learningRate: adam.options.learningRate, tokensPerSecond: (window.length * opts.batchSize * config.context * V) / seconds };
       await runLog.append(log);
       window = [];
       windowStart = performance.now();
     }
     events.onStep?.(step, log);
     if (validGrids.length > 0 && (step % opts.validateEvery === 0 || step === opts.steps)) {
-      const entry: PriorLog = { type: 'valid', step, bitsPerToken: validationBits(prior, validGrids) };
+      const entry: PriorLog = { type: 'valid', step, ...validationBits(prior, validGrids) };
       await runLog.append(entry);
       events.onValidate?.(entry);
     }
     if (step % opts.checkpointEvery === 0 || step === opts.steps) {
       const snapshot = adam.snapshot();
       await writeBundle(checkpointPath, {
-        meta: { format: 'vqcodec-prior-checkpoint', version: 1, step, adamStep: snapshot.step, random: random.state, options: opts, codec: data.codec, lrFactor: skips.lrFactor, skipsInARow: skips.inARow },
+        meta: { format: 'vqcodec-prior-checkpoint', version: 1, step, adamStep: snapshot.step, random: random.state, options: opts, codec: data.codec, lrFactor: skips.lrFactor, skipsInARow: skips.inARow, ...(config.codeStrides ? { codeStrides: config.codeStrides } : {}) },
         arrays: { ...prior.params.snapshot(), ...snapshot.arrays },
       });
       lastCheckpoint = step;

@@ -8,11 +8,14 @@
  *
  * A step's input is the sum of one embedding per codebook (token K, outside the codes, is the
  * padding of the delay pattern and the first step), plus sinusoidal positions within the window.
+ * Over multi-rate codes a step is a super-frame and its codebooks are virtual (./superFrames.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { VqcodecError } from '../errors.js';
 import { ParamStore, type ParamBudget } from '../model/params.js';
+import { codeStridesProblem, isMultiRate } from '../tokens/codeStrides.js';
 import { causalSelfAttention, embed, gelu, layerNorm, matMul, positions } from './layers.js';
+import { virtualCodebooks } from './superFrames.js';
 
 export interface PriorConfig {
   /** Codebooks modelled: the codec's first `numCodebooks`. */
@@ -24,6 +27,12 @@ export interface PriorConfig {
   heads: number;
   /** Steps the model attends over (training windows; generation slides a window this long). */
   context: number;
+  /**
+   * Multi-rate codes only (absent: every codebook at the frame rate): the codec's strides of the
+   * modelled codebooks. The prior then runs over super-frames (./superFrames.ts), one token per
+   * virtual codebook a step.
+   */
+  codeStrides?: number[];
 }
 
 export function validatePriorConfig(c: PriorConfig): void {
@@ -34,16 +43,26 @@ export function validatePriorConfig(c: PriorConfig): void {
   if (c === null || typeof c !== 'object' || Array.isArray(c)) fail('it must be a JSON object');
   for (const key of ['numCodebooks', 'codebookSize', 'width', 'layers', 'heads', 'context'] as const) if (!positiveInt(c[key])) fail(`${key} must be a positive integer (got ${c[key]})`);
   if (c.width % c.heads !== 0 || (c.width / c.heads) % 2 !== 0) fail(`width must be an even multiple of heads (got width ${c.width}, heads ${c.heads})`);
-  if (c.context <= c.numCodebooks) fail(`context must exceed numCodebooks (got ${c.context})`);
+  if (c.codeStrides !== undefined) {
+    const problem = codeStridesProblem(c.codeStrides, c.numCodebooks);
+    if (problem !== undefined) fail(problem);
+    // Absent is single-rate, so a single-rate prior has one spelling (and one fingerprint).
+    if (!isMultiRate(c.codeStrides)) fail(`codeStrides is for multi-rate codes only (got ${JSON.stringify(c.codeStrides)})`);
+  }
+  const V = virtualCodebooks(c);
+  if (c.context <= V) fail(`context must exceed ${c.codeStrides ? `the ${V} virtual codebooks of a super-frame` : 'numCodebooks'} (got ${c.context})`);
 }
 
 export class TokenPrior {
   readonly params: ParamStore;
+  /** Tokens per step: numCodebooks, or a super-frame's virtual codebooks for multi-rate codes. */
+  readonly virtualCodebooks: number;
 
   /** `budget` caps the parameters' values (a prior built to load a weights file: see ParamBudget). */
   constructor(readonly config: PriorConfig, seed = 1, budget?: ParamBudget) {
     validatePriorConfig(config);
-    const { numCodebooks: Q, codebookSize: K, width: d, layers } = config;
+    const { codebookSize: K, width: d, layers } = config;
+    const Q = (this.virtualCodebooks = virtualCodebooks(config));
     this.params = new ParamStore(seed, budget);
     const p = this.params;
     for (let q = 0; q < Q; q++) p.uniform(`embed${q}`, [K + 1, d], d, 1);
@@ -76,7 +95,8 @@ export class TokenPrior {
    * anywhere in a file as in generation's sliding window.
    */
   logits(tokens: tf.Tensor3D): tf.Tensor4D {
-    const { numCodebooks: Q, codebookSize: K, width: d, layers, heads } = this.config;
+    const { codebookSize: K, width: d, layers, heads } = this.config;
+    const Q = this.virtualCodebooks;
     const [batch, steps] = tokens.shape;
     const p = (name: string) => this.params.get(name);
     return tf.tidy(() => {
@@ -99,18 +119,33 @@ export class TokenPrior {
    * are steps 0..T−1, targets steps 1..T; padding targets (token K) are left out.
    */
   loss(tokens: tf.Tensor3D): tf.Scalar {
-    const { codebookSize: K } = this.config;
-    const [batch, total, Q] = tokens.shape;
     return tf.tidy(() => {
-      const inputs = tf.slice(tokens, [0, 0, 0], [batch, total - 1, Q]) as tf.Tensor3D;
-      const targets = tf.reshape(tf.slice(tokens, [0, 1, 0], [batch, total - 1, Q]), [-1]) as tf.Tensor1D;
-      const logits = tf.reshape(this.logits(inputs), [-1, K]);
-      const real = tf.cast(tf.less(targets, K), 'float32');
-      // Padding targets point at class 0 with weight 0, so oneHot stays K wide.
-      const onehot = tf.oneHot(tf.mul(targets, tf.cast(real, 'int32')), K).toFloat();
-      const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), onehot), -1));
+      const { nll, real } = this.targetLosses(tokens);
       return tf.div(tf.sum(tf.mul(nll, real)), tf.maximum(tf.sum(real), 1)) as tf.Scalar;
     });
+  }
+
+  /** As `loss`, per codebook: [2, Q], the summed nats of each codebook's targets and how many there were. */
+  lossByCodebook(tokens: tf.Tensor3D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const { nll, real } = this.targetLosses(tokens);
+      const perCodebook = (x: tf.Tensor) => tf.sum(tf.reshape(x, [-1, this.virtualCodebooks]), 0);
+      return tf.stack([perCodebook(tf.mul(nll, real)), perCodebook(real)]) as tf.Tensor2D;
+    });
+  }
+
+  /** Each target's cross-entropy in nats and whether it is a code (1) or padding (0), flat [B·T·Q]. */
+  private targetLosses(tokens: tf.Tensor3D): { nll: tf.Tensor1D; real: tf.Tensor1D } {
+    const { codebookSize: K } = this.config;
+    const [batch, total, Q] = tokens.shape;
+    const inputs = tf.slice(tokens, [0, 0, 0], [batch, total - 1, Q]) as tf.Tensor3D;
+    const targets = tf.reshape(tf.slice(tokens, [0, 1, 0], [batch, total - 1, Q]), [-1]) as tf.Tensor1D;
+    const logits = tf.reshape(this.logits(inputs), [-1, K]);
+    const real = tf.cast(tf.less(targets, K), 'float32') as tf.Tensor1D;
+    // Padding targets point at class 0 with weight 0, so oneHot stays K wide.
+    const onehot = tf.oneHot(tf.mul(targets, tf.cast(real, 'int32')), K).toFloat();
+    const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), onehot), -1)) as tf.Tensor1D;
+    return { nll, real };
   }
 
   dispose(): void {
