@@ -33,7 +33,8 @@ export async function entropyFitCommand(options: EntropyFitOptions): Promise<voi
   };
   if (settings.contextCodebooks < 0) throw new VqcodecError('--context-codebooks must be 0 or more');
   if (!(settings.alpha > 0)) throw new VqcodecError('--alpha must be a positive integer');
-  const files = data.codes.map((codes, i) => ({ codes, numCodebooks: data.codebooks[i]! }));
+  // Multi-rate codes: each file's strides, so that only stored codes are counted.
+  const files = data.codes.map((codes, i) => ({ codes, numCodebooks: data.codebooks[i]!, codeStrides: data.codeStrides?.slice(0, data.codebooks[i]!) }));
   const model = ContextModel.fit(files, data.codec.fingerprint, data.codebookSize, numCodebooks, settings);
   const bytes = model.serialize();
   await writeFileAtomic(options.out, bytes);

@@ -7,6 +7,10 @@
  * `alpha`), mixed half and half. Only the first `contextCodebooks` get tables (later ones save
  * little and cost about a megabyte each); the rest use the unigram.
  *
+ * Multi-rate codes (tokens/codeStrides.ts) count only the codes codebooks store: codebook q at a
+ * frame t where its window starts, with the code of q in frame t − 1 (the window before's) and of
+ * q − 1 in frame t, read from the dense grid, as the file coder reads them.
+ *
  * The tables are fitted once on the training split's tokens and stored beside the codec
  * (context-model.bin). Token files are 2 s long on average, too short for counts adapted
  * within a file to learn anything, so the model is static; its id (the CRC-32 of the file's body) is
@@ -17,6 +21,7 @@
  */
 import { VqcodecError, check } from '../errors.js';
 import { ByteReader, ByteWriter } from '../io/bytes.js';
+import { storesAt, stridesOf } from '../tokens/codeStrides.js';
 import { crc32 } from '../tokens/crc32.js';
 import { FrequencyTable, MAX_TOTAL, quantizeProbabilities } from './rangeCoder.js';
 
@@ -39,10 +44,12 @@ export interface ContextModelSettings {
 
 export const DEFAULT_CONTEXT_SETTINGS: ContextModelSettings = { contextCodebooks: 2, alpha: 100 };
 
-/** Codes of one file, frame-major. */
+/** Codes of one file, frame-major (dense for multi-rate codes). */
 export interface CodeSequence {
   codes: Int32Array;
   numCodebooks: number;
+  /** Multi-rate codes only: each codebook's stride. */
+  codeStrides?: readonly number[];
 }
 
 export class ContextModel {
@@ -97,11 +104,14 @@ export class ContextModel {
       if (row === undefined) m.set(ctx, (row = new Float64Array(K)));
       row[s]!++;
     };
-    for (const { codes, numCodebooks: Q } of files) {
+    for (const file of files) {
+      const { codes, numCodebooks: Q } = file;
       check(Q >= numCodebooks, `a file has ${Q} codebooks; the model counts ${numCodebooks}`);
       const frames = codes.length / Q;
+      const strides = stridesOf(file);
       for (let t = 0; t < frames; t++) {
         for (let q = 0; q < numCodebooks; q++) {
+          if (!storesAt(t, strides[q]!)) continue;
           const s = codes[t * Q + q]!;
           check(s >= 0 && s < K, `code ${s} is outside the codebook (size ${K})`);
           unigram[q]![s]!++;
@@ -190,23 +200,25 @@ export class ContextModel {
     return new ContextModel(fingerprint, K, { contextCodebooks, alpha }, unigram, previous, above, bytes);
   }
 
-  /** Mean bits per code of `files` under the model, per codebook (the ideal, before range-coder rounding). */
+  /** Mean bits per (stored) code of `files` under the model, per codebook (the ideal, before range-coder rounding). */
   crossEntropy(files: Iterable<CodeSequence>): number[] {
     const Q = this.numCodebooks;
     const bits = new Float64Array(Q);
-    let frames = 0;
+    const codes = new Float64Array(Q);
     for (const f of files) {
       const F = f.codes.length / f.numCodebooks;
+      const strides = stridesOf(f);
       for (let t = 0; t < F; t++) {
         for (let q = 0; q < Q; q++) {
+          if (!storesAt(t, strides[q]!)) continue;
           const at = t * f.numCodebooks + q;
           const table = this.table(q, t > 0 ? f.codes[at - f.numCodebooks]! : -1, q > 0 ? f.codes[at - 1]! : -1);
           bits[q]! += Math.log2(table.total / table.freq[f.codes[at]!]!);
+          codes[q]!++;
         }
       }
-      frames += F;
     }
-    return [...bits].map((b) => b / Math.max(1, frames));
+    return [...bits].map((b, q) => b / Math.max(1, codes[q]!));
   }
 }
 
