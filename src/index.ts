@@ -13,11 +13,12 @@ export { payloadBits, TOKEN_CODINGS, type TokenCoding, type EntropyModels, type 
 export { RangeEncoder, RangeDecoder, FrequencyTable, quantizeProbabilities } from './entropy/rangeCoder.js';
 export { ExactPrior } from './prior/exactPrior.js';
 export { packBits, unpackBits, bitsPerCode } from './tokens/bitpack.js';
-export { exportTokens, readIndex, codesFromNpy, codesFromLine, tokensToNpy, parseShard, shardFiles, type IndexEntry, type TokenLine, type TokenExportOptions } from './tokens/export.js';
+export { exportTokens, readIndex, readTokenExport, codesFromNpy, codesFromLevelNpys, codesFromLine, tokensToNpy, tokensToLevelNpys, tokenLine, levelFile, parseShard, shardFiles, type IndexEntry, type LevelEntry, type TokenLine, type TokenExport, type TokenExportOptions } from './tokens/export.js';
 export { encodeNpy, decodeNpy, type NpyArray } from './tokens/npy.js';
 export { delayPattern, undelayPattern, codebookStreams, frameMajor } from './tokens/delayPattern.js';
 export { TokenPrior, type PriorConfig } from './prior/transformer.js';
-export { generate, type GenerateOptions } from './prior/generate.js';
+export { generate, generationSteps, type GenerateOptions } from './prior/generate.js';
+export { superFrameLayout, toSuperFrames, fromSuperFrames, virtualCodebooks, checkPriorStrides, type SuperFrameLayout } from './prior/superFrames.js';
 export { trainPrior, DEFAULT_PRIOR_OPTIONS, type PriorTrainOptions } from './prior/trainer.js';
 export { loadPrior, savePrior, checkPriorCodec } from './prior/store.js';
 export { loadAudio, validateAudio } from './audio/load.js';
