@@ -11,7 +11,7 @@
  *   hop, samples/frame    varint
  *   codebook size K       varint (2..2^24)
  *   codebooks Q           1      (1..255)
- *   code strides          Q      stride of each codebook (1..64), non-increasing, each dividing
+ *   code strides          Q      stride of each codebook (1..MAX_CODE_STRIDE = 64), non-increasing, each dividing
  *                                the one before, not all 1
  *   frames F              varint (< 2^32)
  *   padding               varint F·hop − original length (< hop)

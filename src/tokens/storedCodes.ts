@@ -32,21 +32,21 @@ export function checkRepeated(codes: ArrayLike<number>, firstFrame: number, stri
   }
 }
 
+/** Stored codes of frames [from, to). */
+export function storedCodesBetween(from: number, to: number, strides: readonly number[]): number {
+  return storedCodeCount(to, strides) - storedCodeCount(from, strides);
+}
+
 /** The stored codes of dense frames `codes`, the first at frame `firstFrame`, in file order. */
 export function gatherStored(codes: ArrayLike<number>, firstFrame: number, strides: readonly number[]): Int32Array {
   const Q = strides.length;
   const frames = codes.length / Q;
-  const out = new Int32Array(storedCodeCount(firstFrame + frames, strides) - storedCodeCount(firstFrame, strides));
+  const out = new Int32Array(storedCodesBetween(firstFrame, firstFrame + frames, strides));
   let o = 0;
   for (let f = 0; f < frames; f++) {
     for (let q = 0; q < Q; q++) if (storesAt(firstFrame + f, strides[q]!)) out[o++] = codes[f * Q + q]!;
   }
   return out;
-}
-
-/** Stored codes of frames [from, to). */
-export function storedCodesBetween(from: number, to: number, strides: readonly number[]): number {
-  return storedCodeCount(to, strides) - storedCodeCount(from, strides);
 }
 
 /** The frame of the `index`-th stored code (a binary search: stored codes before frame t grow with t). */
