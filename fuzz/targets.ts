@@ -56,6 +56,7 @@ export const TARGET_NAMES = [
   'vqt v1',
   'vqt v2 bit-packed',
   'vqt v2 entropy-coded',
+  'vqt v3 multi-rate',
   'vqt stream',
   'context model',
   'wav',
@@ -144,6 +145,14 @@ function tokens(frames: number, Q: number, K: number, seed = 1): Tokens {
   return { codes: markovCodes(frames, Q, K, seed), frames, numCodebooks: Q, codebookSize: K, hop: 320, sampleRate: 16000, originalLength: Math.max(0, frames * 320 - 7), modelFingerprint: FINGERPRINT };
 }
 
+/** Multi-rate tokens (a version-3 file): the Markov codes with each coarse code repeated over its window. */
+function multiRateTokens(frames: number, strides: number[], K: number, seed = 1): Tokens {
+  const t = tokens(frames, strides.length, K, seed);
+  const Q = strides.length;
+  for (let f = 0; f < frames; f++) strides.forEach((s, q) => f % s !== 0 && (t.codes[f * Q + q] = t.codes[(f - 1) * Q + q]!));
+  return { ...t, codeStrides: strides };
+}
+
 /** A stand-in prior (the range coder only needs deterministic probabilities): the previous step's code is likelier. */
 class StickyPredictor implements StepPredictor {
   readonly numCodebooks = 2;
@@ -193,11 +202,11 @@ function varint(v: number): number[] {
   return [...new ByteWriter().varint(v).finish()];
 }
 
-/** A version-2 header from raw field values (unchecked), then `payload` and a valid CRC. */
-function rawV2(fields: { coding?: number; sampleRate?: number; hop?: number; K?: number; Q?: number; frames?: number; padding?: number; contextId?: number }, payload: number[] = []): Uint8Array {
+/** A version-2 header (version 3 with `strides`) from raw field values (unchecked), then `payload` and a valid CRC. */
+function rawV2(fields: { coding?: number; sampleRate?: number; hop?: number; K?: number; Q?: number; strides?: number[]; frames?: number; padding?: number; contextId?: number }, payload: number[] = []): Uint8Array {
   const f = { coding: 0, sampleRate: 16000, hop: 320, K: 16, Q: 3, frames: 0, padding: 0, contextId: 0, ...fields };
-  const bytes = [0x56, 0x51, 0x54, 0x4b, 2, f.coding, 1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef];
-  bytes.push(...varint(f.sampleRate), ...varint(f.hop), ...varint(f.K), f.Q & 0xff, ...varint(f.frames), ...varint(f.padding));
+  const bytes = [0x56, 0x51, 0x54, 0x4b, f.strides !== undefined ? 3 : 2, f.coding, 1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef];
+  bytes.push(...varint(f.sampleRate), ...varint(f.hop), ...varint(f.K), f.Q & 0xff, ...(f.strides ?? []), ...varint(f.frames), ...varint(f.padding));
   if (f.coding === 1 || f.coding === 2) bytes.push(f.contextId & 0xff, (f.contextId >>> 8) & 0xff, (f.contextId >>> 16) & 0xff, f.contextId >>> 24);
   if (f.coding === 2) bytes.push(1, 2, 3, 4, 5, 6, 7, 8);
   return fixTrailingCrc(Uint8Array.from([...bytes, ...payload, 0, 0, 0, 0]));
@@ -346,6 +355,14 @@ export async function makeTargets(dir: string): Promise<FuzzTarget[]> {
     encodeTokenFile(tokens(12, 3, CONTEXT_K, 6), { coding: 'prior', models }),
     encodeTokenFile(tokens(7, 1, CONTEXT_K, 8), { coding: 'prior', models }),
   ];
+  const v3Seeds = [
+    encodeTokenFile(multiRateTokens(0, [2, 1], 2)),
+    encodeTokenFile(multiRateTokens(13, [4, 2, 1], 1000)),
+    encodeTokenFile(multiRateTokens(9, [4], 16)),
+    encodeTokenFile(multiRateTokens(40, [8, 8, 4, 2, 1], 1024)),
+    encodeTokenFile(multiRateTokens(30, [4, 2, 1], CONTEXT_K, 5), { coding: 'context', models }),
+    encodeTokenFile(multiRateTokens(11, [2, 2], CONTEXT_K, 6), { coding: 'context', models }),
+  ];
   const big = 2 ** 31;
   const vqtAbsurd: AbsurdCase[] = [
     { what: 'v1: 2^31 frames', bytes: editedV1(tokens(13, 3, 1000), [[26, big, 4]]), refusal: /header implies/ },
@@ -372,6 +389,17 @@ export async function makeTargets(dir: string): Promise<FuzzTarget[]> {
     { what: 'v2: context-coded, 2^14 frames over 200 payload bytes', bytes: rawV2({ coding: 1, frames: 2 ** 14, contextId: context.id }, Array.from({ length: 200 }, (_, i) => (i * 37) & 0xff)), refusal: /payload ends before frame/ },
     { what: 'v2: context-coded under another model', bytes: rawV2({ coding: 1, frames: 1, contextId: context.id ^ 1 }, [0x55]), refusal: /context model/ },
     { what: 'v2: context-coded, K = 1000 (the model has 16)', bytes: rawV2({ coding: 1, frames: 1, K: 1000, contextId: context.id }, [0x55]), refusal: /codes per codebook/ },
+    { what: 'v3: 2^31 frames at stride 64, bit-packed', bytes: rawV2({ Q: 1, strides: [64], frames: big }), refusal: /header implies/ },
+    { what: 'v3: 2^32 − 1 frames at stride 64, context-coded in 3 bytes', bytes: rawV2({ coding: 1, Q: 2, strides: [64, 64], frames: 0xffffffff, contextId: context.id }, [1, 2, 3]), refusal: /cannot hold/ },
+    { what: 'v3: 255 codebooks at stride 64 of 1 frame, no payload', bytes: rawV2({ Q: 255, strides: new Array<number>(255).fill(64), frames: 1 }), refusal: /header implies/ },
+    { what: 'v3: 200 codebooks, strides past the end of the file', bytes: rawV2({ Q: 200, strides: [4, 2] }), refusal: /truncated/ },
+    { what: 'v3: strides [3, 2, 1]', bytes: rawV2({ strides: [3, 2, 1] }), refusal: /each dividing the one before/ },
+    { what: 'v3: strides [1, 2, 4]', bytes: rawV2({ strides: [1, 2, 4] }), refusal: /non-increasing/ },
+    { what: 'v3: stride 255', bytes: rawV2({ strides: [255, 1, 1] }), refusal: /integers from 1 to 64/ },
+    { what: 'v3: every stride 1', bytes: rawV2({ strides: [1, 1, 1] }), refusal: /needs a code stride above 1/ },
+    { what: 'v3: prior-coded', bytes: rawV2({ coding: 2, strides: [4, 2, 1], contextId: context.id }), refusal: /prior coding of multi-rate codes/ },
+    { what: 'v3: 5 frames at stride 4 (valid)', bytes: rawV2({ Q: 1, strides: [4], frames: 5 }, [0x12]) },
+    { what: 'v3: context-coded, 2^14 frames over 200 payload bytes', bytes: rawV2({ coding: 1, strides: [4, 2, 1], frames: 2 ** 14, contextId: context.id }, Array.from({ length: 200 }, (_, i) => (i * 37) & 0xff)), refusal: /payload ends before frame/ },
   ];
   const decodeVqt = async (bytes: Uint8Array) => {
     inspectTokenFile(bytes, 'clip.vqt');
@@ -610,8 +638,9 @@ export async function makeTargets(dir: string): Promise<FuzzTarget[]> {
   return [
     { name: 'vqt v1', seeds: v1Seeds, fix: fixTrailingCrc, absurd: vqtAbsurd.filter((c) => c.what.startsWith('v1')), run: decodeVqt },
     { name: 'vqt v2 bit-packed', seeds: v2PackedSeeds, fix: fixTrailingCrc, absurd: vqtAbsurd.filter((c) => c.what.startsWith('v2') && !/coded/.test(c.what)), run: decodeVqt },
-    { name: 'vqt v2 entropy-coded', seeds: v2EntropySeeds, fix: fixTrailingCrc, absurd: vqtAbsurd.filter((c) => /coded/.test(c.what)), run: decodeVqt },
-    { name: 'vqt stream', seeds: [...v1Seeds, ...v2PackedSeeds, ...v2EntropySeeds], fix: fixTrailingCrc, absurd: vqtAbsurd, run: streamVqt },
+    { name: 'vqt v2 entropy-coded', seeds: v2EntropySeeds, fix: fixTrailingCrc, absurd: vqtAbsurd.filter((c) => c.what.startsWith('v2') && /coded/.test(c.what)), run: decodeVqt },
+    { name: 'vqt v3 multi-rate', seeds: v3Seeds, fix: fixTrailingCrc, absurd: vqtAbsurd.filter((c) => c.what.startsWith('v3')), run: decodeVqt },
+    { name: 'vqt stream', seeds: [...v1Seeds, ...v2PackedSeeds, ...v2EntropySeeds, ...v3Seeds], fix: fixTrailingCrc, absurd: vqtAbsurd, run: streamVqt },
     { name: 'context model', seeds: [context.serialize(), smallContext.serialize()], fix: fixTrailingCrc, absurd: contextAbsurd(), run: async (bytes) => ContextModel.parse(bytes, 'context-model.bin') },
     { name: 'wav', seeds: wavSeeds, absurd: wavAbsurd, run: async (bytes) => (decodeWav(bytes, 'clip.wav'), loadFile(wavPath, bytes)) },
     { name: 'wav stream', seeds: wavSeeds, absurd: wavAbsurd, run: streamWav },

@@ -13,7 +13,8 @@ import { chunkPlan, firstFrameRead, planChunks, readyChunks, type Chunk, type Ch
 import { VqcodecError } from './errors.js';
 import type { Precision } from './io/bundle.js';
 import { CONTEXT_MODEL_FILE, modelFingerprint, modelFromFiles, roundWeightsToHalf, type ModelFiles } from './io/modelFormat.js';
-import { bitrate, frameRate, hopLength, validateConfig, type CodecConfig } from './model/config.js';
+import { bitrate, frameRate, hopLength, tokenCodeStrides, validateConfig, type CodecConfig } from './model/config.js';
+import { maxStride, stridesOf } from './tokens/codeStrides.js';
 import { VqVae } from './model/vqvae.js';
 import { SlidingBuffer } from './slidingBuffer.js';
 import type { Tokens } from './types.js';
@@ -151,29 +152,28 @@ export class Codec {
     for (const chunk of planChunks(frames, plan)) {
       codes.set(this.encodeChunk(padded.subarray(chunk.lo * hop, chunk.hi * hop), chunk, n), chunk.keepFrom * n);
     }
-    return {
-      codes,
-      frames,
-      numCodebooks: n,
-      codebookSize: this.codebookSize,
-      hop,
-      sampleRate: this.sampleRate,
-      originalLength: samples.length,
-      modelFingerprint: this.fingerprint,
-    };
+    return { codes, ...this.tokenHeader(samples.length, n) };
   }
 
   /** The header `encode` would give `length` samples (frames, rates, fingerprint) at n codebooks. */
   tokenHeader(length: number, numCodebooks?: number): TokenStreamHeader {
+    const n = this.checkCodebooks(numCodebooks);
+    const codeStrides = tokenCodeStrides(this.config, n);
     return {
       frames: Math.max(1, Math.ceil(length / this.hop)),
-      numCodebooks: this.checkCodebooks(numCodebooks),
+      numCodebooks: n,
       codebookSize: this.codebookSize,
       hop: this.hop,
       sampleRate: this.sampleRate,
       originalLength: length,
       modelFingerprint: this.fingerprint,
+      ...(codeStrides !== undefined ? { codeStrides } : {}),
     };
+  }
+
+  /** Frames per code of each codebook (all 1 unless the model has multi-rate codes). */
+  get codeStrides(): number[] {
+    return stridesOf(this.config.quantizer);
   }
 
   /**
@@ -279,9 +279,17 @@ export class Codec {
     return out;
   }
 
-  /** Chunks read the encoder's receptive field around the frames they keep. */
+  /**
+   * Chunks read the encoder's receptive field around the frames they keep. With multi-rate codes,
+   * chunks keep and read whole windows of the coarsest codebook (chunk size and left context
+   * rounded up to multiples of its stride), so each window's mean sees the same frames as when
+   * the whole input is coded at once.
+   */
   private encodePlan(chunkFrames: number | undefined): ChunkPlan {
-    return chunkPlan(this.model.encoderContext, chunkFrames);
+    const window = maxStride(this.codeStrides);
+    const { before, after } = this.model.encoderContext;
+    const plan = chunkPlan({ before: roundUp(before, window), after }, chunkFrames);
+    return { ...plan, chunkFrames: roundUp(plan.chunkFrames, window) };
   }
 
   /** Chunks read the decoder's receptive field around the frames they keep. */
@@ -318,11 +326,19 @@ export class Codec {
     if (t.numCodebooks < 1 || t.numCodebooks > this.numCodebooks) {
       throw new VqcodecError(`tokens use ${t.numCodebooks} codebooks; this model has ${this.numCodebooks}`);
     }
+    const strides = tokenCodeStrides(this.config, t.numCodebooks);
+    if (JSON.stringify(t.codeStrides) !== JSON.stringify(strides)) {
+      throw new VqcodecError(`tokens have code strides ${JSON.stringify(t.codeStrides ?? 'none')}; this model's first ${t.numCodebooks} codebooks have ${JSON.stringify(strides ?? 'none')}`);
+    }
   }
 
   dispose(): void {
     this.model.dispose();
   }
+}
+
+function roundUp(n: number, multiple: number): number {
+  return Math.ceil(n / multiple) * multiple;
 }
 
 /** Frames a stream holds at a time: a chunk and its context. */

@@ -12,6 +12,7 @@ import { loadAudio } from '../src/audio/load.js';
 import { Codec } from '../src/codec.js';
 import { makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
 import { FIXTURES } from '../src/paths.js';
+import { firstUnrepeatedCode } from '../src/tokens/codeStrides.js';
 
 /** Frames each chunk keeps: several chunks fit in one receptive field. */
 const CHUNK_FRAMES = 4;
@@ -25,12 +26,17 @@ before(async () => {
 
 /** A preset's layer shapes at a width of a few channels, with codebooks big enough that codes track small changes. */
 function narrow(config: CodecConfig): CodecConfig {
-  return makeConfig({ ...config, channels: 2, maxChannels: 4, quantizer: { ...config.quantizer, codebookSize: 256, dim: 4, numCodebooks: 4 } });
+  // Multi-rate strides gain full-rate codebooks up to 4.
+  const codeStrides = config.quantizer.codeStrides && [...config.quantizer.codeStrides, 1, 1, 1].slice(0, 4);
+  return makeConfig({ ...config, channels: 2, maxChannels: 4, quantizer: { ...config.quantizer, codebookSize: 256, dim: 4, numCodebooks: 4, ...(codeStrides ? { codeStrides } : {}) } });
 }
 
-const CASES: [string, CodecConfig][] = [
+/** Name, config and weight seed (one whose random codes vary in every codebook). */
+const CASES: [string, CodecConfig, number?][] = [
   ...Object.entries(PRESETS).map(([name, preset]): [string, CodecConfig] => [name, narrow(makeConfig(preset))]),
   ['tiny, causal', narrow(makeConfig({ ...PRESETS.tiny, padding: 'causal' }))],
+  // Windows of 8 frames, longer than a chunk of 4: chunks are rounded up to whole windows.
+  ['tiny, multi-rate 8/4/2/1', narrow(makeConfig({ ...PRESETS.tiny, quantizer: { ...PRESETS.tiny.quantizer, numCodebooks: 4, codeStrides: [8, 4, 2, 1] } })), 3],
 ];
 
 /** `x` in consecutive blocks of 1..max elements (`unit` elements each), sizes from a fixed sequence. */
@@ -54,9 +60,9 @@ async function concat<T extends Float32Array | Int32Array>(source: AsyncIterable
   return out;
 }
 
-for (const [name, config] of CASES) {
+for (const [name, config, seed] of CASES) {
   test(`${name}: chunked encode, decode, encodeStream and decodeStream equal whole coding exactly`, async (t) => {
-    const codec = Codec.create(config, 1);
+    const codec = Codec.create(config, seed ?? 1);
     try {
       const { encoderContext, decoderContext } = codec.model;
       // Enough frames for chunks with their whole context on both sides, and a partial last frame.
@@ -68,6 +74,10 @@ for (const [name, config] of CASES) {
       // Guard against a vacuous pass. (Random codebooks dwarf these narrow latents, so codes vary
       // less than in a trained model; the decode comparisons below are of floats, to the bit.)
       assert.ok(new Set(whole.codes).size > 4, `codes vary (${new Set(whole.codes).size} distinct)`);
+      if (config.quantizer.codeStrides !== undefined) {
+        assert.deepEqual(whole.codeStrides, config.quantizer.codeStrides);
+        assert.equal(firstUnrepeatedCode(whole.codes, whole.frames, whole.codeStrides!), -1, 'each coarse code is repeated over its window');
+      }
       const options = { chunkFrames: CHUNK_FRAMES };
       assert.deepEqual(codec.encode(x, options).codes, whole.codes, 'encode');
       const streamed = await concat(codec.encodeStream(blocks(x, 700), options), (n) => new Int32Array(n));

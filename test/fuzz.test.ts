@@ -1,6 +1,6 @@
 /**
- * Fuzzing every reader of untrusted bytes (fuzz/targets.ts): .vqt files of both versions (bit-
- * packed and entropy-coded; one-shot, header-only and streamed), context models, WAV (whole and
+ * Fuzzing every reader of untrusted bytes (fuzz/targets.ts): .vqt files of every version (bit-
+ * packed and entropy-coded, multi-rate; one-shot, header-only and streamed), context models, WAV (whole and
  * streamed), MP3 / Ogg / FLAC, tensor bundles, model and prior folders, manifests and .npy.
  * Random bytes, truncation at every offset, bit flips (with the checksum re-stamped, so the
  * checks behind it are reached), and absurd header values must each end in valid output or a
@@ -115,7 +115,7 @@ for (const name of TARGET_NAMES) {
 }
 
 test('every single-bit flip of a small token file and context model, with the checksum re-stamped', { timeout: 120_000 }, async () => {
-  for (const name of ['vqt v1', 'vqt v2 bit-packed', 'vqt v2 entropy-coded', 'context model']) {
+  for (const name of ['vqt v1', 'vqt v2 bit-packed', 'vqt v2 entropy-coded', 'vqt v3 multi-rate', 'context model']) {
     const t = targets.get(name)!;
     const seed = [...t.seeds].sort((a, b) => a.length - b.length)[0]!;
     for (let i = 0; i < seed.length - 4; i++) {

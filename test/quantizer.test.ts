@@ -116,7 +116,7 @@ test('straight-through: d Σ(quantized·G)/dz = G exactly; the value is the sum 
       }
     }
     close(quantized, expected, 1e-5, `quantized (numActive ${numActive})`);
-    tf.dispose([res.quantized, res.codes, res.codebookLoss, res.commitmentLoss, ...res.residuals]);
+    tf.dispose([res.quantized, res.codes, res.codebookLoss, res.commitmentLoss, ...res.residuals, ...res.stageCodes]);
   }
   tf.dispose([z, G]);
 });
@@ -140,7 +140,7 @@ test('losses on a hand case (1 codebook, K = 2, D = 2)', () => {
     const e = [0, 0, 1, 1, 0, 0];
     close(dz.dataSync(), Array.from(z.dataSync(), (v, i) => (2 * config.commitmentWeight * (v - e[i])) / 6), 1e-6, 'commitment gradient');
     dz.dispose();
-    tf.dispose([res.quantized, res.codes, res.codebookLoss, res.commitmentLoss, ...res.residuals]);
+    tf.dispose([res.quantized, res.codes, res.codebookLoss, res.commitmentLoss, ...res.residuals, ...res.stageCodes]);
     params.dispose();
   }
   // with the default β
@@ -149,7 +149,7 @@ test('losses on a hand case (1 codebook, K = 2, D = 2)', () => {
   const res = q.quantize(z);
   assert.equal(config.commitmentWeight, 0.25);
   assert.ok(Math.abs(res.commitmentLoss.dataSync()[0] - 0.25 * mse) < 1e-6);
-  tf.dispose([z, res.quantized, res.codes, res.codebookLoss, res.commitmentLoss, ...res.residuals]);
+  tf.dispose([z, res.quantized, res.codes, res.codebookLoss, res.commitmentLoss, ...res.residuals, ...res.stageCodes]);
 });
 
 test('ema: false — the codebook learns only from the codebook loss: grad = 2(e − z)/(N·D) on chosen rows', () => {
@@ -201,14 +201,14 @@ test('EMA update: cluster size, sum and mean of the used code follow the formula
   setBook(params, 0, initial);
   // A first update so the statistics are not all the trivial ones: 2 vectors to code 1.
   const warm = q.quantize(tf.tensor2d([[4.8, 5.1], [5.4, 4.7]]));
-  q.update(warm.residuals, warm.codes, new Random(1).next);
+  q.update(warm.residuals, warm.stageCodes, new Random(1).next);
   const before = stats(q, 0);
   const bookBefore = q.codebooks[0].entries.dataSync().slice();
   // Every vector of this batch goes to code 0.
   const batch = [[0.1, 0.2], [-0.3, 0.1], [0.2, -0.1], [0.0, 0.4], [0.5, 0.5]];
   const res = q.quantize(tf.tensor2d(batch));
   assert.deepEqual(Array.from(res.codes.dataSync()), [0, 0, 0, 0, 0]);
-  const counts = q.update(res.residuals, res.codes, new Random(2).next);
+  const counts = q.update(res.residuals, res.stageCodes, new Random(2).next);
   assert.deepEqual(Array.from(counts[0]), [5, 0, 0, 0]);
   const after = stats(q, 0);
   const book = q.codebooks[0].entries.dataSync();
@@ -228,8 +228,8 @@ test('EMA update: cluster size, sum and mean of the used code follow the formula
   // Unused rows keep their mean (up to the Laplace smoothing, ~eps).
   close(book.slice(2), bookBefore.slice(2), 1e-4, 'unused rows');
   close(book.slice(4), initial.slice(2).flat(), 1e-4, 'never-used rows keep their initial value');
-  tf.dispose([warm.quantized, warm.codes, warm.codebookLoss, warm.commitmentLoss, ...warm.residuals]);
-  tf.dispose([res.quantized, res.codes, res.codebookLoss, res.commitmentLoss, ...res.residuals]);
+  tf.dispose([warm.quantized, warm.codes, warm.codebookLoss, warm.commitmentLoss, ...warm.residuals, ...warm.stageCodes]);
+  tf.dispose([res.quantized, res.codes, res.codebookLoss, res.commitmentLoss, ...res.residuals, ...res.stageCodes]);
 });
 
 test('EMA update over many steps: a code converges to the mean of what it is assigned, unused codes stay', () => {
@@ -239,8 +239,8 @@ test('EMA update over many steps: a code converges to the mean of what it is ass
   const steps = 25;
   for (let i = 0; i < steps; i++) {
     const r = q.quantize(z);
-    q.update(r.residuals, r.codes, Math.random);
-    tf.dispose([r.quantized, r.codes, r.codebookLoss, r.commitmentLoss, ...r.residuals]);
+    q.update(r.residuals, r.stageCodes, Math.random);
+    tf.dispose([r.quantized, r.codes, r.codebookLoss, r.commitmentLoss, ...r.residuals, ...r.stageCodes]);
   }
   // Closed form: size₀ = a + 3(1 − a), sum₀ = (6, 3)(1 − a) with a = 0.8^steps.
   const a = 0.8 ** steps;
@@ -266,7 +266,7 @@ test('dead-code restart: revived rows come from recent vectors, their EMA statis
     // statistics would hold a mean very different from any revived vector.
     for (let i = 0; i < 3; i++) {
       const r = q.quantize(tf.tensor2d([[0, 0.1], [5, 5.2], [4.9, 5]]));
-      q.update(r.residuals, r.codes, Math.random);
+      q.update(r.residuals, r.stageCodes, Math.random);
     }
     const stale = stats(q, 0);
     for (const k of dead) q.usage[0][k] = 0.01;
@@ -299,7 +299,7 @@ test('dead-code restart: revived rows come from recent vectors, their EMA statis
     const preUpdate = stats(q, 0);
     const r = q.quantize(batch);
     assert.ok(Array.from(r.codes.dataSync()).every((c) => c === 0), 'the revived codes get no assignments');
-    q.update(r.residuals, r.codes, new Random(4).next);
+    q.update(r.residuals, r.stageCodes, new Random(4).next);
     const after = q.codebooks[0].entries.dataSync();
     // What the EMA formula gives for an unassigned row from the statistics it had before this update.
     const size = Array.from(preUpdate.clusterSize, (s, k) => decay * s + (1 - decay) * (k === 0 ? 3 : 0));
@@ -333,7 +333,7 @@ test('update() restarts codes whose usage falls below the threshold, onto rows o
   const zData = [[0.4, 0.3], [-0.2, 0.6], [0.1, -0.5]];
   const r = q.quantize(tf.tensor2d(zData));
   const residuals = r.residuals.map((t) => t.arraySync() as number[][]);
-  q.update(r.residuals, r.codes, new Random(9).next);
+  q.update(r.residuals, r.stageCodes, new Random(9).next);
   const book0 = rows(q.codebooks[0].entries.dataSync(), 2);
   const book1 = rows(q.codebooks[1].entries.dataSync(), 2);
   const isRow = (v: number[], set: number[][]) => set.some((s) => Math.abs(s[0] - v[0]) < 1e-6 && Math.abs(s[1] - v[1]) < 1e-6);
@@ -341,7 +341,7 @@ test('update() restarts codes whose usage falls below the threshold, onto rows o
   assert.ok(isRow(book1[3], residuals[1]), `codebook 1 row 3 = ${book1[3]} is a residual of codebook 1`);
   assert.equal(q.usage[0][2], 1);
   assert.equal(q.usage[1][3], 1);
-  tf.dispose([r.quantized, r.codes, r.codebookLoss, r.commitmentLoss, ...r.residuals]);
+  tf.dispose([r.quantized, r.codes, r.codebookLoss, r.commitmentLoss, ...r.residuals, ...r.stageCodes]);
 });
 
 test('restartDeadCodes leaves tensors and arrays taken earlier untouched (cpu backend)', () => {
@@ -414,7 +414,7 @@ test('residual VQ: error does not increase with more codebooks; decode(encode(z)
     assert.deepEqual(Array.from(codes.dataSync()), Array.from(res.codes.dataSync()), `encode = quantize codes (n = ${n})`);
     const decoded = q.decode(codes);
     close(decoded.dataSync(), res.quantized.dataSync(), 1e-5, `decode(encode(z)) (n = ${n})`);
-    tf.dispose([codes, decoded, res.quantized, res.codes, res.codebookLoss, res.commitmentLoss, ...res.residuals]);
+    tf.dispose([codes, decoded, res.quantized, res.codes, res.codebookLoss, res.commitmentLoss, ...res.residuals, ...res.stageCodes]);
   }
   for (let n = 1; n < numCodebooks; n++) assert.ok(errors[n] <= errors[n - 1] + 1e-7, `errors ${errors.join(', ')}`);
   assert.ok(errors[numCodebooks - 1] < 0.5 * errors[0], `errors ${errors.join(', ')}`);
@@ -452,9 +452,9 @@ test('wasm: quantize, EMA update and dead-code restart run and agree with cpu', 
     const r = q.quantize(z);
     const codes = r.codes.arraySync();
     const losses = [r.codebookLoss.dataSync()[0], r.commitmentLoss.dataSync()[0]];
-    q.update(r.residuals, r.codes, rng.next);
+    q.update(r.residuals, r.stageCodes, rng.next);
     const snap = params.snapshot();
-    tf.dispose([z, r.quantized, r.codes, r.codebookLoss, r.commitmentLoss, ...r.residuals]);
+    tf.dispose([z, r.quantized, r.codes, r.codebookLoss, r.commitmentLoss, ...r.residuals, ...r.stageCodes]);
     params.dispose();
     return { codes, losses, snap };
   };
@@ -559,7 +559,7 @@ test("restart 'split': a dead code becomes a copy of the busiest code moved towa
   const cluster = [[8, 10], [8, 10.2], [12, 10], [12, 9.8]];
   for (let i = 0; i < 5; i++) {
     const r = q.quantize(tf.tensor2d([[0, 0.1], ...cluster]));
-    q.update(r.residuals, r.codes, Math.random);
+    q.update(r.residuals, r.stageCodes, Math.random);
   }
   q.usage[0][2] = 0.01; // dead
   const before = { ...stats(q, 0), usage: q.usage[0].slice(), book: q.codebooks[0].entries.dataSync().slice() };
@@ -584,7 +584,7 @@ test("restart 'split': a dead code becomes a copy of the busiest code moved towa
     const r = q.quantize(tf.tensor2d(cluster));
     const codes = Array.from(r.codes.dataSync());
     if (i === 4) assert.deepEqual(new Set(codes), new Set([1, 2]), `codes ${codes}`);
-    q.update(r.residuals, r.codes, Math.random);
+    q.update(r.residuals, r.stageCodes, Math.random);
   }
   recent.dispose();
 });

@@ -124,14 +124,14 @@ function runScenario(scenario: Scenario): string {
       }
       tf.dispose([value, ...Object.values(grads)]);
     }
-    const stats = q.batchStatistics(r.residuals, r.codes);
+    const stats = q.batchStatistics(r.residuals, r.stageCodes);
     digest.statistics(`${step}:stats`, stats);
     // Two replicas' halves add up to the whole batch's statistics.
     const half = (from: number) => {
-      const codes = tf.slice(r.codes, [from, 0], [N / 2, -1]);
+      const codes = r.stageCodes.map((c) => tf.slice(c, [from], [N / 2]));
       const residuals = r.residuals.map((t) => tf.slice(t, [from, 0], [N / 2, -1]));
       const s = q.batchStatistics(residuals, codes);
-      tf.dispose([codes, ...residuals]);
+      tf.dispose([...codes, ...residuals]);
       return s;
     };
     digest.statistics(`${step}:merged`, mergeStatistics([half(0), half(N / 2)]));
@@ -139,7 +139,7 @@ function runScenario(scenario: Scenario): string {
     counts.forEach((c, i) => digest.add(`${step}:counts${i}`, c));
     digest.params(`${step}:params`, params);
     q.usage.forEach((u, i) => digest.add(`${step}:usage${i}`, u));
-    tf.dispose([z, G, dz, r.codes, r.quantized, r.codebookLoss, r.commitmentLoss, ...r.residuals]);
+    tf.dispose([z, G, dz, r.codes, r.quantized, r.codebookLoss, r.commitmentLoss, ...r.residuals, ...r.stageCodes]);
   });
 
   const z = batch(scenario.numActive.length);

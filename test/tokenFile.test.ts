@@ -198,7 +198,7 @@ bothVersions('a CRC mismatch says the file is corrupted', () => {
 });
 
 test('impossible header values are rejected even with a valid CRC', () => {
-  assertRejected(edited((_, b) => (b[4] = 3)), 'version 3', /version 3/);
+  assertRejected(edited((_, b) => (b[4] = 4)), 'version 4', /version 4; this vqcodec reads versions 1, 2 and 3/);
   assertRejected(edited((v) => v.setUint32(21, 1, true)), 'K = 1', /codebook size 1/);
   assertRejected(edited((v) => v.setUint32(21, 0, true)), 'K = 0', /codebook size 0/);
   assertRejected(edited((v) => v.setUint32(21, 2 ** 24 + 1, true)), 'K > 2^24', /codebook size/);

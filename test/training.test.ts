@@ -105,6 +105,19 @@ test('factorized codes (lookupDim 4, codebook loss instead of EMA) train too, wi
   assert.ok(factorized.tensorsAfter.slice(2).every((n) => n === factorized.tensorsAfter[2]), `numTensors ${factorized.tensorsAfter.join(',')}`);
 });
 
+test('multi-rate codes (codebook 0 on windows of 4 frames) train too, without leaking tensors', (t) => {
+  const config = makeConfig({ ...CONFIG, quantizer: { ...CONFIG.quantizer, codeStrides: [4, 1] } });
+  const model = new VqVae(config, 1);
+  const multiRate = train(model, 3e-3, STEPS);
+  model.dispose();
+  const first = mean(multiRate.totals.slice(0, 5));
+  const last = mean(multiRate.totals.slice(-5));
+  t.diagnostic(`total loss: first 5 steps ${first.toFixed(4)}, last 5 ${last.toFixed(4)}, ratio ${(last / first).toFixed(3)}`);
+  assert.ok(multiRate.totals.every(Number.isFinite), 'losses are finite');
+  assert.ok(last < 0.8 * first, `last-5 mean ${last} is not below 0.8 × first-5 mean ${first}`);
+  assert.ok(multiRate.tensorsAfter.slice(2).every((n) => n === multiRate.tensorsAfter[2]), `numTensors ${multiRate.tensorsAfter.join(',')}`);
+});
+
 test('a zero learning rate does not lower the loss (control for the bound above)', () => {
   const model = new VqVae(CONFIG, 1);
   const still = train(model, 0, 10);

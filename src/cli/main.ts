@@ -137,7 +137,7 @@ function program(): Command {
     .requiredOption('-d, --data <path>', 'folder of audio files, or manifest.jsonl (path, split)')
     .requiredOption('-o, --out <dir>', 'run folder: log.jsonl, checkpoint.bin, model/')
     .option('-c, --config <file>', 'model config JSON (fields not given take defaults)')
-    .option('-p, --preset <name>', 'default | small | spectral | tiny (when no --config)')
+    .option('-p, --preset <name>', 'default | small | spectral | tiny | tiny-multirate (when no --config)')
     .option('--steps <n>', 'total optimisation steps')
     .option('--batch <n>', 'crops per batch')
     .option('--crop <seconds>', 'crop length in seconds')
@@ -157,6 +157,7 @@ function program(): Command {
     .option('--workers <n>', 'data-parallel worker threads (default: cores, at most 2)')
     .option('--resume', 'continue the run in --out from its checkpoint')
     .option('--init <model-dir>', 'start from a saved model\'s weights and config (fine-tuning; fresh optimizer)')
+    .option('--code-strides <list>', 'multi-rate codes: frames per code of each codebook, coarse first, e.g. 4,4,2,1,1,1,1,1 (with --init: recode the saved model, codebooks restarting by k-means)')
     .option('--add-decoder-trunk <CxN>', 'with --init: grow the decoder by a wide residual trunk at the frame rate, C channels × N units (e.g. 256x6), starting as the identity')
     .option('--plot', 'keep RUN/curves.svg up to date as training runs (redrawn every 20 s and at each validation)')
     .action((o) => trainCommand({ ...globals(), ...o }));

@@ -34,6 +34,7 @@ export interface TrainCommandOptions extends GlobalOptions {
   init?: string;
   plot?: boolean;
   addDecoderTrunk?: string;
+  codeStrides?: string;
 }
 
 /** The model config, and training settings a config file may carry in its quantizer (as older model directories do). */
@@ -104,7 +105,12 @@ function trunkOption(value: string): DecoderTrunkConfig {
 
 /** vqcodec train --data DIR --out RUN */
 export async function trainCommand(options: TrainCommandOptions): Promise<void> {
-  const { config, training } = await readConfig(options);
+  const read = await readConfig(options);
+  const { training } = read;
+  const codeStrides = intListOption('--code-strides', options.codeStrides);
+  if (codeStrides !== undefined && options.resume) throw new VqcodecError('--code-strides shapes a new run: leave it out with --resume');
+  // Without --init the strides shape the new model; with it they recode the saved one.
+  const config = codeStrides !== undefined && options.init === undefined ? makeConfig({ ...read.config, quantizer: { ...read.config.quantizer, codeStrides } }) : read.config;
   const d = DEFAULT_TRAIN_OPTIONS;
   const quantizerFlags = givenQuantizerSettings(options);
   const trainOptions: TrainOptions = {
@@ -127,6 +133,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     quantizer: { ...d.quantizer, ...training, ...quantizerFlags },
     ...(options.init !== undefined ? { initFrom: options.init } : {}),
     ...(options.addDecoderTrunk !== undefined ? { addDecoderTrunk: trunkOption(options.addDecoderTrunk) } : {}),
+    ...(codeStrides !== undefined && options.init !== undefined ? { recodeStrides: codeStrides } : {}),
   };
   if (options.addDecoderTrunk !== undefined && options.init === undefined) throw new VqcodecError('--add-decoder-trunk grows the model of --init: give --init MODEL_DIR');
   if (options.init !== undefined && (options.config !== undefined || options.preset !== undefined)) throw new VqcodecError('--init takes the model\'s own config: leave out --config and --preset');

@@ -7,9 +7,16 @@
  * - 'prior': the prior's codebooks in its delay-pattern order (step s holds codebook q of frame
  *   s − q, all of them predicted at once from the steps before), and each frame's remaining
  *   codebooks under the context model as soon as the frame's prior codebooks are known.
+ *
+ * Multi-rate codes (tokens/codeStrides.ts) store one code per window: encoders take dense
+ * frames and skip the repeats, decoders hand out dense frames, and the payload holds the
+ * stored codes in time order (at frame t, every codebook with t mod stride = 0, lowest first),
+ * context-coded from the dense frames around them. The prior does not code them yet.
  */
 import { VqcodecError, check } from '../errors.js';
 import { BitPacker, BitUnpacker, bitsPerCode } from '../tokens/bitpack.js';
+import { isMultiRate, storedCodeCount, storedFrames, storesAt, stridesOf } from '../tokens/codeStrides.js';
+import { DenseFrameBuilder, gatherStored, storedCodesBetween } from '../tokens/storedCodes.js';
 import type { ContextModel } from './contextModel.js';
 import { MAX_DROPPED_ZEROS, RangeDecoder, RangeEncoder, minPayloadBytes, quantizeProbabilities, type FrequencyTable } from './rangeCoder.js';
 
@@ -47,6 +54,8 @@ interface Shape {
   frames: number;
   numCodebooks: number;
   codebookSize: number;
+  /** Multi-rate codes only (Tokens.codeStrides). */
+  codeStrides?: readonly number[];
 }
 
 /** Checks that `models` hold what `coding` needs for codes of this shape; returns the header's record of it. */
@@ -54,11 +63,14 @@ export function payloadCoding(coding: TokenCoding, shape: Shape, models: Entropy
   if (coding === 'none') return { coding };
   const context = needContext(models, shape, 'coding');
   if (coding === 'context') return { coding, contextModelId: context.id };
+  check(!isMultiRate(shape.codeStrides), NO_MULTI_RATE_PRIOR);
   const prior = models.prior;
   if (prior === undefined) throw new VqcodecError('--entropy prior needs a prior (--prior DIR)');
   check(prior.predictor.codebookSize === shape.codebookSize, `the prior models ${prior.predictor.codebookSize} codes per codebook; these tokens have ${shape.codebookSize}`);
   return { coding, contextModelId: context.id, priorFingerprint: prior.fingerprint };
 }
+
+const NO_MULTI_RATE_PRIOR = 'prior coding does not support multi-rate tokens yet';
 
 function needContext(models: EntropyModels, shape: Shape, what: string): ContextModel {
   const context = models.context;
@@ -106,9 +118,19 @@ export interface PayloadDecoder {
 export function payloadEncoder(recorded: PayloadCoding, shape: Shape, models: EntropyModels): PayloadEncoder {
   if (recorded.coding === 'none') {
     const packer = new BitPacker(bitsPerCode(shape.codebookSize));
-    return { push: (codes) => packer.push(codes), finish: () => packer.finish() };
+    if (!isMultiRate(shape.codeStrides)) return { push: (codes) => packer.push(codes), finish: () => packer.finish() };
+    const strides = shape.codeStrides!;
+    let frame = 0;
+    return {
+      push(codes) {
+        const stored = gatherStored(codes, frame, strides);
+        frame += codes.length / strides.length;
+        return packer.push(stored);
+      },
+      finish: () => packer.finish(),
+    };
   }
-  const coder = new FrameCoder(shape.numCodebooks, models.context!, models.prior?.predictor, recorded.coding === 'prior');
+  const coder = new FrameCoder(stridesOf(shape), models.context!, models.prior?.predictor, recorded.coding === 'prior');
   return {
     push(codes) {
       coder.encodeFrames(codes);
@@ -123,9 +145,10 @@ export function payloadEncoder(recorded: PayloadCoding, shape: Shape, models: En
  * quantized probability: what the range coder gets within a few bytes), without coding them.
  */
 export function payloadBits(recorded: PayloadCoding, shape: Shape, models: EntropyModels, codes: Int32Array): Float64Array {
+  const strides = stridesOf(shape);
+  if (recorded.coding === 'none') return Float64Array.from(strides, (s) => storedFrames(shape.frames, s) * bitsPerCode(shape.codebookSize));
   const bits = new Float64Array(shape.numCodebooks);
-  if (recorded.coding === 'none') return bits.fill(shape.frames * bitsPerCode(shape.codebookSize));
-  const coder = new FrameCoder(shape.numCodebooks, models.context!, models.prior?.predictor, recorded.coding === 'prior', (q, table, s) => {
+  const coder = new FrameCoder(strides, models.context!, models.prior?.predictor, recorded.coding === 'prior', (q, table, s) => {
     bits[q]! += Math.log2(table.total / table.freq[s]!);
   });
   coder.encodeFrames(codes);
@@ -139,32 +162,38 @@ export function payloadBits(recorded: PayloadCoding, shape: Shape, models: Entro
  * as corrupt, naming `name`.
  */
 export function payloadDecoder(recorded: PayloadCoding, shape: Shape, models: EntropyModels, payload: Uint8Array, name = 'token file'): PayloadDecoder {
+  const strides = stridesOf(shape);
   if (recorded.coding === 'none') {
     const unpacker = new BitUnpacker(bitsPerCode(shape.codebookSize));
     const bits = bitsPerCode(shape.codebookSize);
+    // Multi-rate: the stored codes of the frames asked for, repeated into dense frames.
+    const dense = isMultiRate(strides) ? new DenseFrameBuilder(strides, shape.frames) : undefined;
     let bitPos = 0;
     let done = 0;
     return {
       next(frames) {
-        const n = Math.min(frames, shape.frames - done) * shape.numCodebooks;
+        const count = Math.min(frames, shape.frames - done);
+        const n = storedCodesBetween(done, done + count, strides);
         const endByte = Math.ceil((bitPos + n * bits) / 8);
         const codes = unpacker.push(payload.subarray(Math.ceil(bitPos / 8), endByte), n);
         bitPos = endByte * 8;
-        done += n / shape.numCodebooks;
-        return codes;
+        done += count;
+        return dense === undefined ? codes : dense.push(codes);
       },
     };
   }
-  const coder = new FrameCoder(shape.numCodebooks, models.context!, models.prior?.predictor, recorded.coding === 'prior');
+  const coder = new FrameCoder(strides, models.context!, models.prior?.predictor, recorded.coding === 'prior');
   coder.startDecoding(payload, shape.frames, name);
   return { next: (frames) => coder.decodeFrames(frames) };
 }
 
 /**
  * The range-coded orders of 'context' and 'prior', in one place so that encoding and decoding
- * visit the codes identically. Frames are kept only as far back as the models look.
+ * visit the codes identically. Frames are kept only as far back as the models look. Multi-rate
+ * frames code only their stored codes (the others repeat the frame before).
  */
 class FrameCoder {
+  private readonly Q: number;
   private readonly Qp: number; // codebooks coded by the prior (0 for 'context')
   private encoder?: RangeEncoder;
   private decoder?: RangeDecoder;
@@ -178,14 +207,16 @@ class FrameCoder {
   private readonly pad: number;
 
   constructor(
-    private readonly Q: number,
+    private readonly strides: readonly number[],
     private readonly context: ContextModel,
     private readonly prior: StepPredictor | undefined,
     usePrior: boolean,
     /** Told of every symbol encoded (to measure costs). */
     private readonly onSymbol?: (q: number, table: FrequencyTable, symbol: number) => void,
   ) {
-    this.Qp = usePrior && prior !== undefined ? Math.min(prior.numCodebooks, Q) : 0;
+    check(!(usePrior && isMultiRate(strides)), NO_MULTI_RATE_PRIOR);
+    this.Q = strides.length;
+    this.Qp = usePrior && prior !== undefined ? Math.min(prior.numCodebooks, this.Q) : 0;
     this.pad = context.codebookSize;
     if (this.Qp > 0) this.prior!.reset();
   }
@@ -205,7 +236,7 @@ class FrameCoder {
     if (this.Qp > 0) while (this.base < frames) this.priorStep(false, frames);
     check(this.base === frames, `entropy coder: ${this.base} frames coded, but the header announces ${frames}`);
     // Never shorter than a reader's bound on the codes a payload can hold (see minPayloadBytes).
-    return this.encoder.finish(minPayloadBytes(frames * this.Q));
+    return this.encoder.finish(minPayloadBytes(storedCodeCount(frames, this.strides)));
   }
 
   startDecoding(payload: Uint8Array, frames: number, name: string): void {
@@ -264,10 +295,14 @@ class FrameCoder {
     return s - this.Qp + 1 === this.base && this.base < frames ? this.finishFrame(decoding) : undefined;
   }
 
-  /** Codes the context-model codebooks of the oldest open frame and retires it. */
+  /** Codes the context-model codebooks of the oldest open frame (frame `base`) and retires it. */
   private finishFrame(decoding: boolean): Int32Array {
     const frame = this.window.shift()!;
     for (let q = this.Qp; q < this.Q; q++) {
+      if (!storesAt(this.base, this.strides[q]!)) {
+        frame[q] = this.previous![q]!; // frame 0 stores every codebook
+        continue;
+      }
       const table = this.context.table(q, this.previous?.[q] ?? -1, q > 0 ? frame[q - 1]! : -1);
       frame[q] = this.code(q, table, decoding, frame[q]!);
     }

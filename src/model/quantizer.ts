@@ -9,12 +9,18 @@
  * With `lookupDim` set, codes are factorized as in DAC (Kumar et al., 2023): each codebook looks
  * up a learned low-dim projection of the residual by cosine similarity and projects its entry back
  * up. A low-dim, angle-only lookup spreads assignments over many more codes.
+ *
+ * With `codeStrides` set (multi-rate codes, SNAC: Siuzdak et al., 2024), codebook q quantizes
+ * the mean of each window of strides[q] frames of its residual and its entry is repeated over
+ * the window's frames, so coarse codebooks run below the frame rate. Its codes come out
+ * repeated the same way (see tokens/codeStrides.ts), and decoding them needs nothing special.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Codebook, type CodebookStatistics } from './codebook.js';
 import type { QuantizerSettings } from './config.js';
 import { nearestByAngle, nearestCodes, unitRows } from './nearest.js';
 import type { ParamStore } from './params.js';
+import { stridesOf } from '../tokens/codeStrides.js';
 
 /** Identity forward, zero gradient: the sg[·] of the VQ-VAE paper. */
 export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
@@ -67,8 +73,10 @@ export function mergeStatistics(parts: BatchStatistics[]): BatchStatistics {
 export interface QuantizeResult {
   /** Quantized vectors [N, D]: value Σ e_q, gradient straight through to z_e (factorized: through the projections). */
   quantized: tf.Tensor2D;
-  /** int32 [N, numActive]. */
+  /** int32 [N, numActive], one per frame (a multi-rate codebook's code repeated over its window). */
   codes: tf.Tensor2D;
+  /** Each active codebook's codes, one per vector it quantized (per window, for multi-rate codes), matching `residuals`. */
+  stageCodes: tf.Tensor1D[];
   /** Σ_q mean ||sg[r_q] − e_q||² (zero when codebooks are EMA-updated). */
   codebookLoss: tf.Scalar;
   /** β Σ_q mean ||r_q − sg[e_q]||². */
@@ -77,11 +85,17 @@ export interface QuantizeResult {
   residuals: tf.Tensor2D[];
 }
 
-/** One codebook's turn in the residual loop. */
+/** One codebook's turn in the residual loop (at its own rate; the loop repeats codes and output over windows). */
 interface Stage {
   codes: tf.Tensor1D;
   /** What it contributes to the output, in the latent space; the next codebook sees the residual less this. */
   output: tf.Tensor2D;
+}
+
+/** A stage's codes and output at the frame rate (repeated over windows for a multi-rate codebook). */
+interface FrameRate {
+  frameCodes: tf.Tensor1D;
+  frameOutput: tf.Tensor2D;
 }
 
 /** A training turn also gives its losses and the (gradient-free) input its codebook saw. */
@@ -98,8 +112,12 @@ export class ResidualVectorQuantizer {
   /** 1 once the codebooks have been initialised from data (saved with the weights). */
   private readonly initialised: tf.Variable;
 
+  /** Frames per code of each codebook (all 1 for single-rate codes). */
+  readonly strides: number[];
+
   /** Registers each codebook's projection (if factorized) and then its parameters, codebook by codebook. */
   constructor(params: ParamStore, readonly config: QuantizerSettings) {
+    this.strides = stridesOf(config);
     const { dim, lookupDim, numCodebooks } = config;
     const nearest = lookupDim === undefined ? nearestCodes : nearestByAngle;
     for (let q = 0; q < numCodebooks; q++) {
@@ -127,14 +145,17 @@ export class ResidualVectorQuantizer {
     return this.initialised.dataSync()[0] === 0;
   }
 
-  /** Training forward: quantizes z [N, D] with the first `numActive` codebooks. */
-  quantize(z: tf.Tensor2D, numActive = this.numCodebooks): QuantizeResult {
-    const stages = this.residualLoop(z, numActive, (residual, q) => this.trainingStage(residual, q));
+  /**
+   * Training forward: quantizes z [N, D] with the first `numActive` codebooks. `frames`: frames per
+   * item (z holds N / frames items, frame-major), which multi-rate codes need to find their windows.
+   */
+  quantize(z: tf.Tensor2D, numActive = this.numCodebooks, frames = z.shape[0]): QuantizeResult {
+    const stages = this.residualLoop(z, numActive, frames, (residual, q) => this.trainingStage(residual, q));
     let sum: tf.Tensor2D = tf.zerosLike(z);
     let codebookLoss: tf.Scalar = tf.scalar(0);
     let commitmentLoss: tf.Scalar = tf.scalar(0);
     for (const stage of stages) {
-      sum = tf.add(sum, stage.output);
+      sum = tf.add(sum, stage.frameOutput);
       if (stage.codebookLoss) codebookLoss = tf.add(codebookLoss, stage.codebookLoss);
       commitmentLoss = tf.add(commitmentLoss, stage.commitmentLoss);
     }
@@ -143,25 +164,26 @@ export class ResidualVectorQuantizer {
     const quantized = this.projections.length > 0 ? sum : (tf.add(z, stopGradient(tf.sub(sum, z))) as tf.Tensor2D);
     return {
       quantized,
-      codes: tf.stack(stages.map((s) => s.codes), 1) as tf.Tensor2D,
+      codes: tf.stack(stages.map((s) => s.frameCodes), 1) as tf.Tensor2D,
+      stageCodes: stages.map((s) => s.codes),
       codebookLoss,
       commitmentLoss: tf.mul(commitmentLoss, this.config.commitmentWeight),
       residuals: stages.map((s) => s.input),
     };
   }
 
-  /** Codes only (inference): int32 [N, numActive]. */
-  encode(z: tf.Tensor2D, numActive = this.numCodebooks): tf.Tensor2D {
+  /** Codes only (inference): int32 [N, numActive], one per frame; `frames` as in quantize. */
+  encode(z: tf.Tensor2D, numActive = this.numCodebooks, frames = z.shape[0]): tf.Tensor2D {
     return tf.tidy(() => {
-      const stages = this.residualLoop(z, numActive, (residual, q) => {
+      const stages = this.residualLoop(z, numActive, frames, (residual, q) => {
         const codes = this.codebooks[q].codesOf(this.toLookupSpace(q, residual));
         return { codes, output: this.toLatent(q, codes) };
       });
-      return tf.stack(stages.map((s) => s.codes), 1) as tf.Tensor2D;
+      return tf.stack(stages.map((s) => s.frameCodes), 1) as tf.Tensor2D;
     });
   }
 
-  /** Σ_q codebook_q[codes[:, q]] for however many codebooks `codes` has: [N, D]. */
+  /** Σ_q codebook_q[codes[:, q]] for however many codebooks `codes` has: [N, D] (multi-rate codes come repeated, so this repeats their entries). */
   decode(codes: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       let sum: tf.Tensor2D | undefined;
@@ -173,10 +195,10 @@ export class ResidualVectorQuantizer {
     });
   }
 
-  /** k-means initialisation of every codebook on one batch of encoder outputs, each on the residuals the previous ones leave. */
-  initFromData(z: tf.Tensor2D, random: () => number): void {
+  /** k-means initialisation of every codebook on one batch of encoder outputs, each on the residuals the previous ones leave; `frames` as in quantize. */
+  initFromData(z: tf.Tensor2D, random: () => number, frames = z.shape[0]): void {
     tf.tidy(() => {
-      this.residualLoop(z, this.numCodebooks, (residual, q) => {
+      this.residualLoop(z, this.numCodebooks, frames, (residual, q) => {
         // Factorized codes cluster the (unit-length) projections, by angle like the lookup.
         const points = this.projections.length > 0 ? unitRows(this.toLookupSpace(q, residual)) : residual;
         const codebook = this.codebooks[q];
@@ -197,13 +219,8 @@ export class ResidualVectorQuantizer {
    * What one batch contributes to the codebooks: per active codebook, how many vectors chose each
    * code and their sum. Host arrays, so that data-parallel replicas can add theirs up before one update.
    */
-  batchStatistics(residuals: tf.Tensor2D[], codes: tf.Tensor2D): BatchStatistics {
-    const parts: CodebookStatistics[] = residuals.map((r, q) => {
-      const own = tf.tidy(() => column(codes, q));
-      const stats = this.codebooks[q].statistics(r, own);
-      own.dispose();
-      return stats;
-    });
+  batchStatistics(residuals: tf.Tensor2D[], stageCodes: tf.Tensor1D[]): BatchStatistics {
+    const parts: CodebookStatistics[] = residuals.map((r, q) => this.codebooks[q].statistics(r, stageCodes[q]!));
     return { counts: parts.map((p) => p.counts), sums: parts.map((p) => p.sums) };
   }
 
@@ -216,18 +233,25 @@ export class ResidualVectorQuantizer {
   }
 
   /** batchStatistics then applyStatistics, for a single process. */
-  update(residuals: tf.Tensor2D[], codes: tf.Tensor2D, random: () => number): Int32Array[] {
-    return this.applyStatistics(this.batchStatistics(residuals, codes), residuals, random);
+  update(residuals: tf.Tensor2D[], stageCodes: tf.Tensor1D[], random: () => number): Int32Array[] {
+    return this.applyStatistics(this.batchStatistics(residuals, stageCodes), residuals, random);
   }
 
-  /** Codebook q quantizes what codebooks 0..q−1 left of z, for q < numActive. */
-  private residualLoop<S extends Stage>(z: tf.Tensor2D, numActive: number, stage: (residual: tf.Tensor2D, q: number) => S): S[] {
-    const stages: S[] = [];
+  /**
+   * Codebook q quantizes what codebooks 0..q−1 left of z, for q < numActive: a multi-rate codebook
+   * the means of its windows (of items of `frames` frames), its output and codes then repeated
+   * over each window's frames.
+   */
+  private residualLoop<S extends Stage>(z: tf.Tensor2D, numActive: number, frames: number, stage: (residual: tf.Tensor2D, q: number) => S): (S & FrameRate)[] {
+    const stages: (S & FrameRate)[] = [];
     let residual = z;
     for (let q = 0; q < numActive; q++) {
-      const s = stage(residual, q);
-      stages.push(s);
-      residual = tf.sub(residual, s.output);
+      const stride = this.strides[q]!;
+      const s = stride === 1 ? stage(residual, q) : stage(windowMeans(residual, frames, stride), q);
+      const atFrames: FrameRate =
+        stride === 1 ? { frameCodes: s.codes, frameOutput: s.output } : { frameCodes: repeatOverWindows(s.codes, frames, stride), frameOutput: repeatOverWindows(s.output, frames, stride) };
+      stages.push({ ...s, ...atFrames });
+      residual = tf.sub(residual, atFrames.frameOutput);
     }
     return stages;
   }
@@ -258,6 +282,27 @@ export class ResidualVectorQuantizer {
     const e = this.codebooks[q].entriesOf(codes);
     return this.projections.length > 0 ? this.projections[q].up(e) : e;
   }
+}
+
+/** Rows [items · frames, D] (or [items · frames]) → the mean of each window of `stride` frames, per item; a last partial window averages what it has. */
+export function windowMeans(x: tf.Tensor2D, frames: number, stride: number): tf.Tensor2D {
+  const items = x.shape[0] / frames;
+  const dim = x.shape[1];
+  const windows = Math.ceil(frames / stride);
+  const padded = tf.pad(tf.reshape(x, [items, frames, dim]), [[0, 0], [0, windows * stride - frames], [0, 0]]);
+  const sums = tf.sum(tf.reshape(padded, [items, windows, stride, dim]), 2);
+  const sizes = Float32Array.from({ length: windows }, (_, w) => Math.min(stride, frames - w * stride));
+  return tf.reshape(tf.div(sums, tf.tensor3d(sizes, [1, windows, 1])), [items * windows, dim]);
+}
+
+/** Per-window rows [items · windows, D] or codes [items · windows] → repeated over each window's frames: [items · frames, …]. */
+export function repeatOverWindows<T extends tf.Tensor1D | tf.Tensor2D>(x: T, frames: number, stride: number): T {
+  const windows = Math.ceil(frames / stride);
+  const items = x.shape[0] / windows;
+  const dim = x.rank === 2 ? x.shape[1]! : 1;
+  const tiled = tf.tile(tf.reshape(x, [items, windows, 1, dim]), [1, 1, stride, 1]);
+  const cut = tf.slice(tf.reshape(tiled, [items, windows * stride, dim]), [0, 0, 0], [items, frames, dim]);
+  return (x.rank === 2 ? tf.reshape(cut, [items * frames, dim]) : tf.reshape(cut, [items * frames])) as T;
 }
 
 /** Column q of codes [N, Q] as [N]. */

@@ -13,6 +13,8 @@ import { framesAround, type FrameContext } from './receptiveField.js';
 export interface ForwardResult {
   reconstruction: tf.Tensor2D;
   codes: tf.Tensor2D;
+  /** Per active codebook, its codes matching `residuals` (per window for multi-rate codes). */
+  stageCodes: tf.Tensor1D[];
   codebookLoss: tf.Scalar;
   commitmentLoss: tf.Scalar;
   residuals: tf.Tensor2D[];
@@ -64,16 +66,16 @@ export class VqVae {
   forward(audio: tf.Tensor2D, numActive = this.quantizer.numCodebooks): ForwardResult {
     const batch = audio.shape[0];
     const { z, frames } = this.latents(audio);
-    const q = this.quantizer.quantize(z, numActive);
+    const q = this.quantizer.quantize(z, numActive, frames);
     const reconstruction = this.decoder.apply(tf.reshape(q.quantized, [batch, frames, this.config.quantizer.dim]));
-    return { reconstruction, codes: q.codes, codebookLoss: q.codebookLoss, commitmentLoss: q.commitmentLoss, residuals: q.residuals };
+    return { reconstruction, codes: q.codes, stageCodes: q.stageCodes, codebookLoss: q.codebookLoss, commitmentLoss: q.commitmentLoss, residuals: q.residuals };
   }
 
   /** Waveforms → int32 codes [batch, frames, numActive]. */
   encode(audio: tf.Tensor2D, numActive = this.quantizer.numCodebooks): tf.Tensor3D {
     return tf.tidy(() => {
       const { z, frames } = this.latents(audio, true);
-      return tf.reshape(this.quantizer.encode(z, numActive), [audio.shape[0], frames, numActive]);
+      return tf.reshape(this.quantizer.encode(z, numActive, frames), [audio.shape[0], frames, numActive]);
     });
   }
 

@@ -20,12 +20,16 @@
  *
  * Varints are unsigned LEB128 (src/io/bytes.ts); u32s little-endian. For 1 s of the shipped
  * model's codes the header is 23 bytes (27 with the context model's id), where version 1's is 34.
+ *
+ * Version 3 (./formatV3.ts) is this layout plus the code strides of multi-rate codes, so the
+ * functions here read and write both; the size checks count the codes a file stores.
  */
 import { check } from '../errors.js';
 import { ByteReader, ByteWriter } from '../io/bytes.js';
 import { minPayloadBytes } from '../entropy/rangeCoder.js';
 import { TOKEN_CODINGS, type PayloadCoding } from '../entropy/payload.js';
 import { MAX_BITS, bitsPerCode, packedByteLength } from './bitpack.js';
+import { storedCodeCount, stridesOf } from './codeStrides.js';
 import { MAGIC, TRAILER_BYTES, checkTokenHeader, fingerprintBytes, fingerprintHex, type TokenHeader } from './tokenHeader.js';
 
 export const VERSION_2 = 2;
@@ -33,10 +37,16 @@ export const VERSION_2 = 2;
 export const MAX_HEADER_BYTES_V2 = 4 + 1 + 1 + 8 + 5 + 5 + 4 + 1 + 5 + 5 + 4 + 8;
 
 export function encodeHeaderV2(header: TokenHeader, coding: PayloadCoding): Uint8Array {
+  return encodeCompactHeader(VERSION_2, header, coding);
+}
+
+/** The header of version 2, or of version 3 with `afterQ` writing its strides. */
+export function encodeCompactHeader(version: number, header: TokenHeader, coding: PayloadCoding, afterQ?: (w: ByteWriter) => void): Uint8Array {
   checkTokenHeader(header);
   const w = new ByteWriter();
-  w.raw(Uint8Array.from(MAGIC)).u8(VERSION_2).u8(TOKEN_CODINGS.indexOf(coding.coding)).raw(fingerprintBytes(header.modelFingerprint));
+  w.raw(Uint8Array.from(MAGIC)).u8(version).u8(TOKEN_CODINGS.indexOf(coding.coding)).raw(fingerprintBytes(header.modelFingerprint));
   w.varint(header.sampleRate).varint(header.hop).varint(header.codebookSize).u8(header.numCodebooks);
+  afterQ?.(w);
   w.varint(header.frames).varint(header.frames * header.hop - header.originalLength);
   if (coding.coding !== 'none') w.u32(coding.contextModelId!);
   if (coding.coding === 'prior') w.raw(fingerprintBytes(coding.priorFingerprint!));
@@ -55,6 +65,11 @@ export interface ParsedHeaderV2 {
  * of them), structurally only: field ranges are checked after the CRC (validateHeaderV2).
  */
 export function parseHeaderV2(head: Uint8Array, name: string): ParsedHeaderV2 {
+  return parseCompactHeader(head, name);
+}
+
+/** Reads the header of version 2, or of version 3 with `afterQ` reading (and checking) its strides. */
+export function parseCompactHeader(head: Uint8Array, name: string, afterQ?: (r: ByteReader, numCodebooks: number) => number[]): ParsedHeaderV2 {
   const r = new ByteReader(head, name);
   r.raw(MAGIC.length + 1);
   const codingIndex = r.u8();
@@ -64,32 +79,36 @@ export function parseHeaderV2(head: Uint8Array, name: string): ParsedHeaderV2 {
   const hop = r.varint(5);
   const codebookSize = r.varint(4);
   const numCodebooks = r.u8();
+  const codeStrides = afterQ?.(r, numCodebooks);
   const frames = r.varint(5);
   const padding = r.varint(5);
   const coding: PayloadCoding = { coding: TOKEN_CODINGS[codingIndex]! };
   if (coding.coding !== 'none') coding.contextModelId = r.u32();
   if (coding.coding === 'prior') coding.priorFingerprint = fingerprintHex(r.raw(8));
   const header: TokenHeader = { frames, numCodebooks, codebookSize, hop, sampleRate, originalLength: frames * hop - padding, modelFingerprint };
+  if (codeStrides !== undefined) header.codeStrides = codeStrides;
   return { header, coding, payloadOffset: r.pos };
 }
 
 /**
  * The size checks made before the CRC: a bit-packed file's exact size, and for a range-coded
  * one that its payload can hold the codes the header claims (each costs at least 1/45 bit),
- * so that no reader allocates for codes the file cannot contain.
+ * so that no reader allocates for codes the file cannot contain. Codes are the stored ones
+ * (one per window of a multi-rate codebook).
  */
 export function checkSizeV2(parsed: ParsedHeaderV2, fileLength: number, name: string): void {
   const { frames, numCodebooks, codebookSize } = parsed.header;
+  const stored = storedCodeCount(frames, stridesOf(parsed.header));
   check(codebookSize >= 2 && codebookSize <= 2 ** MAX_BITS, `${name} has an invalid header: codebook size ${codebookSize} is outside 2..${2 ** MAX_BITS}`);
   const payload = fileLength - parsed.payloadOffset - TRAILER_BYTES;
   check(payload >= 0, `${name} is truncated`);
   if (parsed.coding.coding === 'none') {
-    const expected = parsed.payloadOffset + packedByteLength(frames * numCodebooks, bitsPerCode(codebookSize)) + TRAILER_BYTES;
+    const expected = parsed.payloadOffset + packedByteLength(stored, bitsPerCode(codebookSize)) + TRAILER_BYTES;
     check(fileLength === expected, `${name} is truncated or corrupted: its header implies ${expected} bytes but it has ${fileLength}`);
   } else {
     // The encoder stores at least this many bytes (dropped trailing zeros included).
     check(
-      payload >= minPayloadBytes(frames * numCodebooks),
+      payload >= minPayloadBytes(stored),
       `${name} is truncated or corrupted: ${payload} bytes cannot hold ${frames} frames of ${numCodebooks} codes`,
     );
   }
@@ -106,7 +125,7 @@ export function validateHeaderV2(parsed: ParsedHeaderV2, name: string): void {
   check(header.originalLength >= 0, bad(`padding exceeds ${header.frames} frames x hop ${header.hop}`));
 }
 
-/** Size of a bit-packed version-2 file with this header. */
-export function packedFileSizeV2(header: TokenHeader): number {
-  return encodeHeaderV2(header, { coding: 'none' }).length + packedByteLength(header.frames * header.numCodebooks, bitsPerCode(header.codebookSize)) + TRAILER_BYTES;
+/** Size of a bit-packed file with this header (`head`: its encoded header, version 2 or 3). */
+export function packedFileSize(header: TokenHeader, head: Uint8Array): number {
+  return head.length + packedByteLength(storedCodeCount(header.frames, stridesOf(header)), bitsPerCode(header.codebookSize)) + TRAILER_BYTES;
 }

@@ -2,6 +2,8 @@
 import { VqcodecError, check } from '../errors.js';
 import type { Tokens } from '../types.js';
 import { MAX_BITS } from './bitpack.js';
+import { codeStridesProblem, isMultiRate } from './codeStrides.js';
+import { checkRepeated } from './storedCodes.js';
 
 export const MAGIC = [0x56, 0x51, 0x54, 0x4b]; // "VQTK"
 export const TRAILER_BYTES = 4;
@@ -37,6 +39,10 @@ export function checkTokenHeader(t: TokenHeader): void {
     typeof t.modelFingerprint === 'string' && FINGERPRINT_RE.test(t.modelFingerprint),
     `model fingerprint must be 16 lowercase hex digits, got "${String(t.modelFingerprint)}"`,
   );
+  if (t.codeStrides !== undefined) {
+    const problem = codeStridesProblem(t.codeStrides, t.numCodebooks);
+    check(problem === undefined, problem!);
+  }
 }
 
 /** Checks a header and that `t.codes` holds exactly its frames of valid codes. */
@@ -48,6 +54,7 @@ export function checkTokens(t: Tokens): void {
     `expected ${expected} codes (${t.frames} frames x ${t.numCodebooks} codebooks), got ${t.codes.length}`,
   );
   checkCodes(t.codes, 0, t.numCodebooks, t.codebookSize);
+  if (isMultiRate(t.codeStrides)) checkRepeated(t.codes, 0, t.codeStrides!);
 }
 
 /**

@@ -9,6 +9,8 @@
  * header, every bit-packed code) before handing out the first code, so a bad file fails
  * exactly as readTokenFile would. Bit-packed files stream in both directions; an
  * entropy-coded payload (about 1 kbit/s) is held in memory and decoded block by block.
+ * Multi-rate codes are written and read as dense frames, whatever the blocks (a coarse
+ * window may span several); the file holds one code per window (./formatV3.ts).
  */
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -16,9 +18,10 @@ import { VqcodecError, check } from '../errors.js';
 import { AtomicFileWriter } from '../io/atomicWriter.js';
 import { checkModelsFor, payloadCoding, payloadDecoder, payloadEncoder, type EntropyModels, type PayloadCoding, type PayloadEncoder, type TokenCoding } from '../entropy/payload.js';
 import { BitUnpacker, bitsPerCode, packedByteLength } from './bitpack.js';
+import { isMultiRate, storedCodeCount, stridesOf } from './codeStrides.js';
 import { Crc32 } from './crc32.js';
-import { encodeHeaderV2, packedFileSizeV2 } from './formatV2.js';
-import { checkTokenFileInfo, checkTokenFileLayout } from './tokenFile.js';
+import { DenseFrameBuilder, checkRepeated, frameOfStoredCode } from './storedCodes.js';
+import { HEAD_BYTES, checkTokenFileInfo, checkTokenFileLayout, encodeHeader, tokenFileSize } from './tokenFile.js';
 import { tokenFileReadError } from './tokenFileFs.js';
 import { TRAILER_BYTES, badTokenFileCode, checkCodes, type TokenHeader } from './tokenHeader.js';
 
@@ -32,6 +35,8 @@ import { TRAILER_BYTES, badTokenFileCode, checkCodes, type TokenHeader } from '.
 export class TokenFileWriter {
   private readonly crc = new Crc32();
   private framesWritten = 0;
+  /** The last frame written, against which the next block's repeated codes are checked (multi-rate). */
+  private lastFrame?: Int32Array;
 
   private constructor(
     readonly header: TokenHeader,
@@ -40,14 +45,15 @@ export class TokenFileWriter {
     private readonly file: AtomicFileWriter,
   ) {}
 
-  /** Writes version 2; `coding` (default 'none') may need `models`. */
+  /** Writes version 2, or 3 for multi-rate codes; `coding` (default 'none') may need `models`. */
   static async open(path: string, header: TokenHeader, options: { coding?: TokenCoding; models?: EntropyModels } = {}): Promise<TokenFileWriter> {
     const models = options.models ?? {};
-    const coding = payloadCoding(options.coding ?? 'none', header, models);
-    const head = encodeHeaderV2(header, coding); // validates before any file is made
-    const encoder = payloadEncoder(coding, header, models);
+    const own: TokenHeader = { ...header, ...(header.codeStrides !== undefined ? { codeStrides: [...header.codeStrides] } : {}) };
+    const coding = payloadCoding(options.coding ?? 'none', own, models);
+    const head = encodeHeader(own, coding); // validates before any file is made
+    const encoder = payloadEncoder(coding, own, models);
     const file = await AtomicFileWriter.open(path);
-    const writer = new TokenFileWriter({ ...header }, coding, encoder, file);
+    const writer = new TokenFileWriter(own, coding, encoder, file);
     await writer.append(head);
     return writer;
   }
@@ -65,6 +71,10 @@ export class TokenFileWriter {
       const n = codes.length / numCodebooks;
       check(this.framesWritten + n <= frames, `token writer: more than the ${frames} frames announced in the header`);
       checkCodes(codes, this.framesWritten, numCodebooks, codebookSize);
+      if (isMultiRate(this.header.codeStrides) && n > 0) {
+        checkRepeated(codes, this.framesWritten, this.header.codeStrides!, this.lastFrame);
+        this.lastFrame = codes.slice(codes.length - numCodebooks);
+      }
       await this.append(this.encoder.push(codes));
       this.framesWritten += n;
     } catch (err) {
@@ -82,7 +92,7 @@ export class TokenFileWriter {
       const trailer = new Uint8Array(TRAILER_BYTES);
       new DataView(trailer.buffer).setUint32(0, this.crc.value, true);
       await this.file.write(trailer);
-      if (this.coding.coding === 'none') check(this.file.length === packedFileSizeV2(this.header), 'token writer: wrong file size');
+      if (this.coding.coding === 'none') check(this.file.length === tokenFileSize(this.header), 'token writer: wrong file size');
       await this.file.commit();
     } catch (err) {
       await this.abort();
@@ -105,7 +115,7 @@ export class TokenFileWriter {
 const READ_BYTES = 1 << 16;
 
 /**
- * Reads a `.vqt` file (either version) in blocks of frames. `open` checks it entirely, in
+ * Reads a `.vqt` file (any version) in blocks of frames. `open` checks it entirely, in
  * readTokenFile's order and with its messages: magic, size, version, CRC, header fields, then
  * every bit-packed code.
  */
@@ -131,13 +141,14 @@ export class TokenFileReader {
       const { size } = await handle.stat().catch((err) => {
         throw tokenFileReadError(path, err);
       });
-      const head = new Uint8Array(Math.min(size, 64));
+      const head = new Uint8Array(Math.min(size, HEAD_BYTES));
       await readFully(handle, head, 0, path);
       const layout = checkTokenFileLayout(head, size, name);
       const packed = layout.parsed === undefined || layout.parsed.coding.coding === 'none';
       const codebookSize = layout.parsed?.header.codebookSize ?? new DataView(head.buffer).getUint32(21, true);
       const numCodebooks = layout.parsed?.header.numCodebooks ?? head[25]!;
       const frames = layout.parsed?.header.frames ?? new DataView(head.buffer).getUint32(26, true);
+      const strides = stridesOf(layout.parsed?.header ?? { numCodebooks });
       // One pass for the CRC and (bit-packed) the codes, then the header and code checks in decodeTokenFile's order.
       const crc = new Crc32();
       const crcAt = size - TRAILER_BYTES;
@@ -145,7 +156,7 @@ export class TokenFileReader {
       // When K is out of range the size was not checked: the CRC or header check fails instead.
       const sizeKnown = codebookSize >= 2 && codebookSize <= 2 ** 24;
       const unpacker = packed && sizeKnown ? new BitUnpacker(bitsPerCode(codebookSize)) : undefined;
-      const wanted = sizeKnown ? frames * numCodebooks : 0;
+      const wanted = sizeKnown ? storedCodeCount(frames, strides) : 0;
       const payload = packed ? undefined : new Uint8Array(crcAt - layout.payloadOffset);
       let seen = 0;
       let bad: { code: number; index: number } | undefined;
@@ -171,7 +182,7 @@ export class TokenFileReader {
       const trailer = new Uint8Array(TRAILER_BYTES);
       await readFully(handle, trailer, crcAt, path);
       const info = checkTokenFileInfo(layout, crc.value, trailer, name);
-      if (bad !== undefined) throw badTokenFileCode(name, bad.code, Math.floor(bad.index / info.header.numCodebooks), info.header.codebookSize);
+      if (bad !== undefined) throw badTokenFileCode(name, bad.code, frameOfStoredCode(bad.index, stridesOf(info.header)), info.header.codebookSize);
       return new TokenFileReader(path, info.header, info.coding, info.payloadOffset, handle, payload);
     } catch (err) {
       await handle.close().catch(() => undefined);
@@ -193,16 +204,23 @@ export class TokenFileReader {
       return;
     }
     const unpacker = new BitUnpacker(bitsPerCode(codebookSize));
+    const strides = stridesOf(this.header);
+    const stored = storedCodeCount(frames, strides);
+    // Multi-rate: stored codes are repeated into dense frames as they come.
+    const dense = isMultiRate(strides) ? new DenseFrameBuilder(strides, frames) : undefined;
     const total = frames * numCodebooks;
     const perBlock = framesPerBlock * numCodebooks;
-    const end = this.payloadOffset + packedByteLength(total, bitsPerCode(codebookSize));
+    const end = this.payloadOffset + packedByteLength(stored, bitsPerCode(codebookSize));
     const buf = new Uint8Array(READ_BYTES);
     let pending: Int32Array = new Int32Array(0);
+    let unpacked = 0;
     let done = 0;
     for (let pos = this.payloadOffset; pos < end && done < total; pos += READ_BYTES) {
       const n = Math.min(READ_BYTES, end - pos);
       await readFully(this.handle, buf.subarray(0, n), pos, this.path);
-      const fresh = unpacker.push(buf.subarray(0, n), total - done - pending.length);
+      const codes = unpacker.push(buf.subarray(0, n), stored - unpacked);
+      unpacked += codes.length;
+      const fresh = dense === undefined ? codes : dense.push(codes);
       pending = pending.length === 0 ? fresh : concat(pending, fresh);
       while (pending.length >= perBlock || (pending.length > 0 && done + pending.length === total)) {
         const take = Math.min(perBlock, pending.length - (pending.length % numCodebooks));

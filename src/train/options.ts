@@ -44,6 +44,12 @@ export interface TrainOptions {
    * model starts out decoding exactly as the saved one.
    */
   addDecoderTrunk?: DecoderTrunkConfig;
+  /**
+   * With initFrom: make the saved model's codes multi-rate with these strides (one per codebook,
+   * QuantizerConfig.codeStrides). The encoder and decoder keep their weights; the codebooks start
+   * afresh (k-means on the first batch), since their entries were fitted to single frames.
+   */
+  recodeStrides?: number[];
 }
 
 /** Options a user changes (e.g. on --resume): loss weights and quantizer settings one by one. */

@@ -100,7 +100,7 @@ export function computeGradients(model: VqVae, batch: tf.Tensor2D, numActive: nu
   const gan = usesDiscriminator(setup.weights);
   const vars = model.params.trainableVariables();
   let parts: tf.Tensor1D | undefined;
-  let codes: tf.Tensor2D | undefined;
+  let stageCodes: tf.Tensor1D[] = [];
   let decoded: tf.Tensor2D | undefined;
   let residuals: tf.Tensor2D[] = [];
   const { value, grads } = tf.variableGrads(() => {
@@ -108,14 +108,14 @@ export function computeGradients(model: VqVae, batch: tf.Tensor2D, numActive: nu
     if (gan) decoded = tf.keep(out.reconstruction);
     // Kept past variableGrads' tidy: read once per step, and needed for the codebook update.
     parts = tf.keep(tf.stack([total, ...TERM_NAMES.map((t) => terms[t])]) as tf.Tensor1D);
-    codes = tf.keep(out.codes);
+    stageCodes = out.stageCodes.map((c) => tf.keep(c));
     residuals = out.residuals.map((r) => tf.keep(r));
     return total;
   }, Object.values(vars));
-  const stats = model.quantizer.batchStatistics(residuals, codes!);
+  const stats = model.quantizer.batchStatistics(residuals, stageCodes);
   const losses = new Float32Array(LOSS_PARTS.length);
   losses.set(parts!.dataSync() as Float32Array);
-  tf.dispose([value, parts!, codes!]);
+  tf.dispose([value, parts!, ...stageCodes]);
   let discriminatorGrads: Record<string, tf.Tensor> | undefined;
   if (gan) {
     // The decoded audio is a constant here: this step trains the discriminator only.
@@ -185,10 +185,10 @@ export function applyGradients(
 export function initQuantizerIfNeeded(model: VqVae, batch: tf.Tensor2D, random: () => number): void {
   if (!model.quantizer.needsInit()) return;
   tf.tidy(() => {
-    const z = model.latents(batch).z;
+    const { z, frames } = model.latents(batch);
     const values = z.dataSync();
     for (let i = 0; i < values.length; i++) if (values[i] - values[i] !== 0) return;
-    model.quantizer.initFromData(z, random);
+    model.quantizer.initFromData(z, random, frames);
   });
 }
 

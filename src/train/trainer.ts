@@ -173,13 +173,16 @@ async function openRun(config: CodecConfig, options: TrainOptions, resume: boole
     const withSettings = { ...o, quantizer };
     validateTrainOptions(withSettings);
     const grow = o.addDecoderTrunk;
+    const recode = o.recodeStrides;
     if (grow !== undefined && saved.config.decoderTrunk !== undefined) throw new VqcodecError(`${dir} already has a decoder trunk`);
-    const config = grow === undefined ? saved.config : { ...saved.config, decoderTrunk: { ...grow } };
+    let config = grow === undefined ? saved.config : { ...saved.config, decoderTrunk: { ...grow } };
+    if (recode !== undefined) config = { ...config, quantizer: { ...config.quantizer, codeStrides: [...recode] } };
     validateConfig(config);
     const model = new VqVae(config, o.seed, quantizer);
+    // Fresh: a grown trunk; with new strides, the codebooks (and their initialised flag, so k-means runs).
+    const isNew = (name: string) => (grow !== undefined && name.startsWith('decoder.trunk.')) || (recode !== undefined && name.startsWith('quantizer.'));
     try {
-      if (grow === undefined) model.loadArrays(saved.inferenceArrays(), dir);
-      else model.loadArraysGrowing(saved.inferenceArrays(), dir, (name) => name.startsWith('decoder.trunk.'));
+      model.loadArraysGrowing(saved.inferenceArrays(), dir, isNew);
     } finally {
       saved.dispose();
     }
