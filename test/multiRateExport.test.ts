@@ -1,9 +1,10 @@
 /**
- * Token exports of multi-rate codes (src/tokens/export.ts, exportArrays.ts): npy writes one
- * <id>.L<level>.npy per level of stored codes, jsonl stored codes and codeStrides; both read back
- * to the dense grid with its strides; the index lists strides and levels; a resumed export skips
- * what is whole and redoes a file whose level is missing; single-rate exports keep one <id>.npy;
- * entropy fit on such an export counts stored codes only.
+ * Token exports of a tiny-multirate codec's tokens (src/tokens/export.ts, exportArrays.ts): npy
+ * writes one <id>.L<level>.npy per level of stored codes, jsonl stored codes and codeStrides; both
+ * read back to the dense grid with its strides (which decodes as the codec's own tokens); the
+ * index lists strides and levels; a resumed export skips what is whole and redoes a file whose
+ * level is missing; single-rate exports keep one <id>.npy; entropy fit on such an export counts
+ * stored codes only.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +19,7 @@ import { ContextModel, DEFAULT_CONTEXT_SETTINGS } from '../src/entropy/contextMo
 import { VqcodecError } from '../src/errors.js';
 import { makeConfig, PRESETS } from '../src/model/config.js';
 import { FIXTURES } from '../src/paths.js';
-import { firstUnrepeatedCode, fromStreams, stridesOf, toStreams } from '../src/tokens/codeStrides.js';
+import { firstUnrepeatedCode, fromStreams } from '../src/tokens/codeStrides.js';
 import { codesFromLevelNpys, codesFromLine, exportTokens, readIndex, readTokenExport, tokenLine, tokensToLevelNpys, type TokenLine } from '../src/tokens/export.js';
 import { decodeNpy } from '../src/tokens/npy.js';
 import type { Tokens } from '../src/types.js';
@@ -27,25 +28,10 @@ let root: string;
 let codec: Codec;
 let files: string[];
 
-/**
- * A tiny-multirate codec whose tokens are multi-rate: the model's own when it makes them, else
- * its frame-rate codes with each coarse window's first code repeated over the window.
- */
-function multiRateCodec(seed: number): Codec {
-  const real = Codec.create(makeConfig(PRESETS['tiny-multirate']), seed);
-  const encode = (samples: Float32Array, options?: { numCodebooks?: number }): Tokens => {
-    const t = real.encode(samples, options);
-    if (t.codeStrides !== undefined) return t;
-    const strides = stridesOf(real.config.quantizer).slice(0, t.numCodebooks);
-    return { ...t, codes: fromStreams(toStreams(t.codes, t.frames, strides), t.frames, strides), codeStrides: strides };
-  };
-  return Object.assign(Object.create(real) as Codec, { encode, dispose: () => real.dispose() });
-}
-
 before(async () => {
   await initBackend('wasm');
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'vqcodec-mr-tokens-'));
-  codec = multiRateCodec(5);
+  codec = Codec.create(makeConfig(PRESETS['tiny-multirate']), 5);
   await fs.mkdir(path.join(root, 'audio', 'sub'), { recursive: true });
   files = [path.join(root, 'audio', 'a.wav'), path.join(root, 'audio', 'sub', 'b.ogg')];
   await fs.copyFile(path.join(FIXTURES, 'speech.wav'), files[0]!);
@@ -96,6 +82,8 @@ test('npy and jsonl exports of multi-rate tokens read back to the dense codes wi
       assert.deepEqual(entry.levels, [4, 2, 1].map((stride, l) => ({ stride, codebooks: 1, frames: frames[l], ...(format === 'npy' ? { output: `${entry.id}.L${l}.npy` } : {}) })));
       assert.equal(entry.output, format === 'npy' ? `${entry.id}.L0.npy` : 'tokens.jsonl');
       assert.deepEqual(data.codes[i], tokens.codes, `${format} ${entry.id}: the dense grid`);
+      assert.deepEqual(tokens.codeStrides, [4, 2, 1], 'the codec codes multi-rate tokens');
+      assert.deepEqual(codec.decode({ ...tokens, codes: data.codes[i]!, codeStrides: data.codeStrides }), codec.decode(tokens), `${format} ${entry.id}: the same audio`);
       assert.equal(data.codebooks[i], 3);
       if (format === 'npy') {
         for (const [l, n] of frames.entries()) assert.deepEqual(decodeNpy(await fs.readFile(path.join(out, `${entry.id}.L${l}.npy`))).shape, [1, n]);

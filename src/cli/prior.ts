@@ -5,7 +5,7 @@ import { VqcodecError } from '../errors.js';
 import { generate, generationSteps } from '../prior/generate.js';
 import { checkPriorCodec, loadPrior } from '../prior/store.js';
 import { checkPriorStrides } from '../prior/superFrames.js';
-import { isMultiRate, storedCodeCount, stridesOf } from '../tokens/codeStrides.js';
+import { storedCodeCount, stridesOf } from '../tokens/codeStrides.js';
 import { DEFAULT_PRIOR_OPTIONS, trainPrior, type PriorTrainRequest } from '../prior/trainer.js';
 import { readTokenFile } from '../tokens/tokenFileFs.js';
 import { intOption, loadCodec, numberOption, startBackend, type GlobalOptions } from './common.js';
@@ -93,7 +93,7 @@ export async function generateCommand(output: string, options: GenerateCommandOp
   if (Q > codec.numCodebooks) throw new VqcodecError(`the prior models ${Q} codebooks; the codec has ${codec.numCodebooks}`);
   checkPriorCodec(trainedOn, codec.fingerprint);
   const strides = stridesOf(prior.config);
-  checkPriorStrides(prior.config, stridesOf(codec.config.quantizer));
+  checkPriorStrides(prior.config, codec.codeStrides);
   let prompt: Int32Array | undefined;
   if (options.prompt !== undefined) {
     const tokens = options.prompt.endsWith('.vqt') ? await readTokenFile(options.prompt, { context: codec.contextModel }) : codec.encode((await loadAudio(options.prompt, codec.sampleRate)).samples, { numCodebooks: Q });
@@ -118,7 +118,7 @@ export async function generateCommand(output: string, options: GenerateCommandOp
   bar.stop();
   const elapsed = (performance.now() - started) / 1000;
   prior.dispose();
-  const samples = codec.decode({ ...codec.tokenHeader(frames * codec.hop, Q), codes, ...(isMultiRate(strides) ? { codeStrides: strides } : {}) });
+  const samples = codec.decode({ ...codec.tokenHeader(frames * codec.hop, Q), codes });
   await writeWav(output, { samples, sampleRate: codec.sampleRate });
   const generated = storedCodeCount(frames, strides) - storedCodeCount(promptFrames, strides);
   console.log(`${output}: ${(samples.length / codec.sampleRate).toFixed(2)} s (${promptFrames} prompt frames + ${frames - promptFrames} generated), ${generated} tokens at ${(generated / elapsed).toFixed(0)} tokens/s`);

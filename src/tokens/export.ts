@@ -142,7 +142,7 @@ export async function exportTokens(codec: Codec, files: string[], options: Token
     await writeFileAtomic(linesPath, kept.map((l) => JSON.stringify(l) + '\n').join(''));
   }
   // The files a done file has (from the codec's strides: the index is read before anything is coded).
-  const strides = stridesOf(codec.config.quantizer).slice(0, options.numCodebooks ?? codec.numCodebooks);
+  const strides = codec.codeStrides.slice(0, options.numCodebooks ?? codec.numCodebooks);
   const outputsOf = (id: string, of: readonly number[]) => (options.format === 'npy' ? npyOutputs(id, of) : [linesFile]);
   let written = 0;
   let skipped = 0;
