@@ -4,7 +4,7 @@
  * read back to the dense grid with its strides (which decodes as the codec's own tokens); the
  * index lists strides and levels; a resumed export skips what is whole and redoes a file whose
  * level is missing; single-rate exports keep one <id>.npy; entropy fit on such an export counts
- * stored codes only.
+ * stored codes only, and entropy measure reports bits per stored code.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../src/backend.js';
 import { loadAudio } from '../src/audio/load.js';
-import { entropyFitCommand } from '../src/cli/entropy.js';
+import { entropyFitCommand, entropyMeasureCommand } from '../src/cli/entropy.js';
 import { Codec } from '../src/codec.js';
 import { ContextModel, DEFAULT_CONTEXT_SETTINGS } from '../src/entropy/contextModel.js';
 import { VqcodecError } from '../src/errors.js';
@@ -137,4 +137,25 @@ test('entropy fit on a multi-rate export counts each file\'s stored codes', asyn
   assert.deepEqual(new Uint8Array(await fs.readFile(file)), stored.serialize());
   const everyFrame = ContextModel.fit(data.codes.map((codes) => ({ codes, numCodebooks: 3 })), codec.fingerprint, 16, 3, settings);
   assert.notDeepEqual(stored.serialize(), everyFrame.serialize());
+});
+
+test('entropy measure on a multi-rate export: bits per stored code, the file coder\'s costs equal the context model\'s cross-entropy', async () => {
+  const tokens = path.join(root, 'export-npy');
+  const model = path.join(root, 'model');
+  await codec.save(model);
+  await entropyFitCommand({ tokens, out: path.join(model, 'context-model.bin'), quiet: true });
+  const printed: string[] = [];
+  const log = console.log;
+  console.log = (text: string) => printed.push(text);
+  try {
+    await entropyMeasureCommand({ model, tokens, json: true, quiet: true, backend: 'wasm', codebooks: '3' });
+  } finally {
+    console.log = log;
+  }
+  const report = JSON.parse(printed.join('\n')) as { perCodebook: { none: number; context: number }[] };
+  const data = await readTokenExport(tokens);
+  const fitted = ContextModel.parse(await fs.readFile(path.join(model, 'context-model.bin')));
+  const expected = fitted.crossEntropy(data.codes.map((codes) => ({ codes, numCodebooks: 3, codeStrides: [4, 2, 1] })));
+  assert.deepEqual(report.perCodebook.map((r) => r.none), [4, 4, 4], 'bit-packed: log2 16 bits per stored code');
+  report.perCodebook.forEach((r, q) => assert.ok(Math.abs(r.context - expected[q]!) < 1e-9, `codebook ${q}: measured ${r.context}, cross-entropy ${expected[q]}`));
 });

@@ -9,6 +9,7 @@ import { payloadBits, type EntropyModels, type TokenCoding } from '../entropy/pa
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { decodeTokenFile, encodeTokenFile } from '../tokens/tokenFile.js';
+import { storedFrames, storesAt } from '../tokens/codeStrides.js';
 import { readTokenExport } from '../tokens/export.js';
 import { evenlySpaced } from '../train/data.js';
 import type { Tokens } from '../types.js';
@@ -79,6 +80,9 @@ export async function entropyMeasureCommand(options: EntropyMeasureOptions): Pro
   const K = codec.codebookSize;
 
   // Bits per code, per codebook: the marginal entropy of these tokens, and each model's cost.
+  // Multi-rate codes count their stored codes (one per window) only.
+  const strides = codec.codeStrides.slice(0, Q);
+  const stored = new Float64Array(Q);
   const counts = Array.from({ length: Q }, () => new Float64Array(K));
   const modelBits = Object.fromEntries(codings.map((c) => [c, new Float64Array(Q)])) as Record<TokenCoding, Float64Array>;
   const files = Object.fromEntries(codings.map((c) => [c, { bytes: 0, ms: 0 }]));
@@ -88,13 +92,14 @@ export async function entropyMeasureCommand(options: EntropyMeasureOptions): Pro
   picked.forEach((p, i) => {
     const F = p.codes.length / p.Q;
     const all = firstCodebooks(p.codes, p.Q, Q);
-    for (let t = 0; t < F; t++) for (let q = 0; q < Q; q++) counts[q]![all[t * Q + q]!]!++;
+    for (let t = 0; t < F; t++) for (let q = 0; q < Q; q++) if (storesAt(t, strides[q]!)) counts[q]![all[t * Q + q]!]!++;
+    strides.forEach((s, q) => (stored[q]! += storedFrames(F, s)));
     const tokens = codec.tokenHeader(Math.round(p.entry.seconds * codec.sampleRate), Q);
     for (const coding of codings) {
       const bits = payloadBits({ coding }, { ...tokens, frames: F }, models, all);
       bits.forEach((b, q) => (modelBits[coding][q]! += b));
       // Real files at n codebooks, timed on decode.
-      const header = { ...tokens, numCodebooks: n, frames: F, originalLength: Math.min(tokens.originalLength, F * codec.hop) };
+      const header = { ...codec.tokenHeader(tokens.originalLength, n), frames: F, originalLength: Math.min(tokens.originalLength, F * codec.hop) };
       const file: Tokens = { ...header, codes: firstCodebooks(p.codes, p.Q, n) };
       const bytes = encodeTokenFile(file, { coding, models });
       const started = performance.now();
@@ -107,15 +112,15 @@ export async function entropyMeasureCommand(options: EntropyMeasureOptions): Pro
     bar.update(i + 1);
   });
   bar.stop();
-  const unigram = counts.map((c) => {
+  const unigram = counts.map((c, q) => {
     let h = 0;
-    for (const v of c) if (v > 0) h -= (v / frames) * Math.log2(v / frames);
+    for (const v of c) if (v > 0) h -= (v / stored[q]!) * Math.log2(v / stored[q]!);
     return h;
   });
   const perCodebook = Array.from({ length: Q }, (_, q) => ({
     codebook: q,
     unigramEntropy: unigram[q]!,
-    ...Object.fromEntries(codings.map((c) => [c, modelBits[c][q]! / frames])),
+    ...Object.fromEntries(codings.map((c) => [c, modelBits[c][q]! / stored[q]!])),
   }));
   const none = files.none!.bytes;
   const costs: CodingCost[] = codings.map((coding) => ({
