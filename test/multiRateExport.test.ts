@@ -4,7 +4,8 @@
  * read back to the dense grid with its strides (which decodes as the codec's own tokens); the
  * index lists strides and levels; a resumed export skips what is whole and redoes a file whose
  * level is missing; single-rate exports keep one <id>.npy; entropy fit on such an export counts
- * stored codes only, and entropy measure reports bits per stored code.
+ * stored codes only, entropy measure reports bits per stored code, and a prior trained on the
+ * export continues a prompt through vqcodec generate.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,11 +15,13 @@ import path from 'node:path';
 import { initBackend } from '../src/backend.js';
 import { loadAudio } from '../src/audio/load.js';
 import { entropyFitCommand, entropyMeasureCommand } from '../src/cli/entropy.js';
+import { generateCommand } from '../src/cli/prior.js';
 import { Codec } from '../src/codec.js';
 import { ContextModel, DEFAULT_CONTEXT_SETTINGS } from '../src/entropy/contextModel.js';
 import { VqcodecError } from '../src/errors.js';
 import { makeConfig, PRESETS } from '../src/model/config.js';
 import { FIXTURES } from '../src/paths.js';
+import { DEFAULT_PRIOR_OPTIONS, trainPrior } from '../src/prior/trainer.js';
 import { firstUnrepeatedCode, fromStreams } from '../src/tokens/codeStrides.js';
 import { codesFromLevelNpys, codesFromLine, exportTokens, readIndex, readTokenExport, tokenLine, tokensToLevelNpys, type TokenLine } from '../src/tokens/export.js';
 import { decodeNpy } from '../src/tokens/npy.js';
@@ -158,4 +161,23 @@ test('entropy measure on a multi-rate export: bits per stored code, the file cod
   const expected = fitted.crossEntropy(data.codes.map((codes) => ({ codes, numCodebooks: 3, codeStrides: [4, 2, 1] })));
   assert.deepEqual(report.perCodebook.map((r) => r.none), [4, 4, 4], 'bit-packed: log2 16 bits per stored code');
   report.perCodebook.forEach((r, q) => assert.ok(Math.abs(r.context - expected[q]!) < 1e-9, `codebook ${q}: measured ${r.context}, cross-entropy ${expected[q]}`));
+});
+
+test('prior train and generate on a tiny-multirate codec: a prompt continued, decoded at the codec\'s strides', async () => {
+  const model = path.join(root, 'model'); // saved by the test before
+  const run = path.join(root, 'prior-run');
+  const prior = await trainPrior({ ...DEFAULT_PRIOR_OPTIONS, tokens: path.join(root, 'export-npy'), outDir: run, steps: 2, batchSize: 2, model: { numCodebooks: 3, width: 16, layers: 1, heads: 2, context: 16 }, logEvery: 1, validateEvery: 2, checkpointEvery: 2 }, false);
+  assert.deepEqual(prior.config.codeStrides, [4, 2, 1]);
+  prior.dispose();
+  const out = path.join(root, 'generated.wav');
+  const log = console.log;
+  console.log = () => {};
+  try {
+    await generateCommand(out, { model, prior: path.join(run, 'prior'), seconds: '0.2', prompt: files[0], quiet: true, backend: 'wasm' });
+  } finally {
+    console.log = log;
+  }
+  const prompt = await direct(0);
+  const generated = await loadAudio(out, codec.sampleRate);
+  assert.equal(generated.samples.length, (prompt.frames + Math.round(0.2 * codec.frameRate)) * codec.hop);
 });
