@@ -5,6 +5,7 @@ import { makeConfig, PRESETS, splitQuantizerFields, type CodecConfig, type Decod
 import { DEFAULT_TRAIN_OPTIONS, train, type TrainChanges, type TrainOptions } from '../train/trainer.js';
 import { intListOption, intOption, numberOption, startBackend, type GlobalOptions } from './common.js';
 import { LivePlot } from './livePlot.js';
+import { codeLevels } from '../tokens/codeStrides.js';
 import { fixed, note, progressBar } from './ui.js';
 import { LOSS_PARTS, PART_LABELS } from '../train/lossTerms.js';
 
@@ -150,21 +151,25 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
   await startBackend(options);
   const plot = options.plot ? new LivePlot(path.join(options.out, 'curves.svg'), options.out) : undefined;
   let bar = progressBar(1, '');
+  // Per-codebook figures, levels of multi-rate codes apart: 412/398 | 501 | 620/611.
+  let byLevel = (figures: string[]) => figures.join('/');
   const codec = await train(config, trainOptions, options.resume ?? false, {
     onStart(info) {
+      const levels = codeLevels(info.codeStrides);
+      if (levels.length > 1) byLevel = (figures) => levels.map((l) => figures.slice(l.first, l.first + l.count).join('/')).join(' | ');
       note(`training ${info.parameters.toLocaleString('en')} parameters on ${(info.trainSeconds / 60).toFixed(1)} min of audio (${info.validClips} validation clips), steps ${info.startStep + 1}..${info.steps}`);
       if (info.skipped.length > 0) note(`skipped ${info.skipped.length} unusable file(s), e.g. ${info.skipped[0]}`);
       bar = progressBar(info.steps, 'train |{bar}| {value}/{total} | loss {loss} | ppl {ppl} | {speed} audio-s/s | ETA {eta_formatted}', { loss: '-', ppl: '-', speed: '-' });
       bar.update(info.startStep);
     },
     onStep(step, log, stats) {
-      const payload = { loss: fixed(stats.total, 4), speed: fixed(stats.audioSecondsPerSecond, 2), ...(log ? { ppl: log.perplexity.map((p) => p.toFixed(0)).join('/') } : {}) };
+      const payload = { loss: fixed(stats.total, 4), speed: fixed(stats.audioSecondsPerSecond, 2), ...(log ? { ppl: byLevel(log.perplexity.map((p) => p.toFixed(0))) } : {}) };
       bar.update(step, payload);
       if (log) plot?.refresh();
       if (log && !process.stderr.isTTY && !options.quiet) {
         // Every term the run logs (those that are 0 here, like GAN terms without GAN, are left out).
         const parts = LOSS_PARTS.filter((p) => p !== 'total' && log[p] !== 0).map((p) => `${PART_LABELS[p]} ${fixed(log[p], 4)}`);
-        note(`step ${step} loss ${fixed(log.total, 4)} (${parts.join(', ')}) perplexity ${log.perplexity.map((p) => p.toFixed(0)).join('/')} dead ${log.deadCodes.join('/')} ${fixed(log.audioSecondsPerSecond, 2)} audio-s/s`);
+        note(`step ${step} loss ${fixed(log.total, 4)} (${parts.join(', ')}) perplexity ${byLevel(log.perplexity.map((p) => p.toFixed(0)))} dead ${byLevel(log.deadCodes.map(String))} ${fixed(log.audioSecondsPerSecond, 2)} audio-s/s`);
       }
     },
     onSkip(entry) {

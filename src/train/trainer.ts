@@ -30,7 +30,8 @@ export { exportCheckpoint } from './checkpoint.js';
 
 export interface TrainEvents {
   /** Called once data is loaded. */
-  onStart?(info: { startStep: number; steps: number; trainSeconds: number; validClips: number; skipped: string[]; parameters: number }): void;
+  /** codeStrides: frames per code of each codebook (all 1 for single-rate codes). */
+  onStart?(info: { startStep: number; steps: number; trainSeconds: number; validClips: number; skipped: string[]; parameters: number; codeStrides: number[] }): void;
   onStep?(step: number, log: StepLog | undefined, stats: { total: number; audioSecondsPerSecond: number }): void;
   onValidate?(log: ValidLog): void;
   onCheckpoint?(step: number, file: string): void;
@@ -77,6 +78,7 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
     validClips: data.validClips.length,
     skipped: data.skipped,
     parameters: model.params.trainableCount(),
+    codeStrides: model.quantizer.strides,
   });
 
   const ctx: StepContext = { model, optimizer: adam, losses: { weights: opts.lossWeights, stftWindows: opts.stftWindows }, random: random.next, adversary };
