@@ -4,6 +4,7 @@ import { Codec } from '../codec.js';
 import { TOKEN_CODINGS, type EntropyModels, type TokenCoding } from '../entropy/payload.js';
 import { ExactPrior } from '../prior/exactPrior.js';
 import { checkPriorCodec, loadPrior } from '../prior/store.js';
+import { checkPriorStrides } from '../prior/superFrames.js';
 import { VqcodecError } from '../errors.js';
 import { note } from './ui.js';
 
@@ -81,6 +82,7 @@ export async function priorModels(dir: string, codec: Codec): Promise<EntropyMod
   const { prior, codec: trainedOn, fingerprint } = await loadPrior(dir);
   try {
     checkPriorCodec(trainedOn, codec.fingerprint);
+    checkPriorStrides(prior.config, codec.codeStrides);
     return { prior: { predictor: ExactPrior.fromPrior(prior), fingerprint } };
   } finally {
     prior.dispose();
