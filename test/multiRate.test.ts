@@ -64,6 +64,9 @@ test('a coarse codebook picks the true nearest entry to each window mean; the ne
       }
     }
   }
+  // A codebook of stride 3 sees a third as many vectors a step: a third of the dead-code threshold.
+  assert.equal(q.codebooks[0]!.deadCodeThreshold, settings.deadCodeThreshold / 3);
+  assert.equal(q.codebooks[1]!.deadCodeThreshold, settings.deadCodeThreshold);
   // Training gives the same codes, one stage code per window for codebook 0, and sums the repeated entries.
   const r = q.quantize(z, 2, frames);
   assert.deepEqual(r.codes.arraySync(), got);

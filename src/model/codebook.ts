@@ -38,7 +38,12 @@ export class Codebook implements CodebookState {
   readonly usage: Float32Array;
 
   /** Registers `quantizer.codebook{index}`, `quantizer.clusterSize{index}`, `quantizer.embedSum{index}`, in that order. */
-  constructor(params: ParamStore, index: number, private readonly config: QuantizerSettings, private readonly nearest: Nearest) {
+  /**
+   * `stride`: frames per code (multi-rate codes). Such a codebook sees 1/stride as many vectors a
+   * step, so its dead-code threshold (in assignments per step) is divided by its stride: otherwise
+   * a coarse codebook's ordinary codes would count as dead and restart over and over.
+   */
+  constructor(params: ParamStore, index: number, private readonly config: QuantizerSettings, private readonly nearest: Nearest, private readonly stride = 1) {
     const { codebookSize: K, dim, lookupDim } = config;
     const D = lookupDim ?? dim;
     this.entries = params.uniform(`quantizer.codebook${index}`, [K, D], D, 1, !config.ema);
@@ -110,20 +115,21 @@ export class Codebook implements CodebookState {
    * dead-code restarts onto `recent` residuals. Returns the integer counts.
    */
   applyStatistics(stats: CodebookStatistics, recent: tf.Tensor2D, random: () => number): Int32Array {
-    const { codebookSize: K, emaDecay: decay, deadCodeThreshold } = this.config;
+    const { codebookSize: K, emaDecay: decay } = this.config;
     if (this.config.ema) this.updateByEma(stats);
     const counts = new Int32Array(K);
     for (let k = 0; k < K; k++) {
       counts[k] = Math.round(stats.counts[k]);
       this.usage[k] = decay * this.usage[k] + (1 - decay) * stats.counts[k];
     }
-    if (deadCodeThreshold > 0) this.restartDeadCodes(recent, random);
+    if (this.deadCodeThreshold > 0) this.restartDeadCodes(recent, random);
     return counts;
   }
 
   /** Restarts every code used less than the threshold, by the configured policy. Returns how many came back. */
   restartDeadCodes(recent: tf.Tensor2D, random: () => number): number {
-    const { deadCodeThreshold: threshold, restart = 'sample' } = this.config;
+    const { restart = 'sample' } = this.config;
+    const threshold = this.deadCodeThreshold;
     const dead = deadCodes(this.usage, threshold);
     if (dead.length === 0) return 0;
     return tf.tidy(() => {
@@ -132,6 +138,11 @@ export class Codebook implements CodebookState {
       for (const [k, u] of usage) this.usage[k] = u;
       return revived;
     });
+  }
+
+  /** Codes used less often than this (assignments per step) restart. */
+  get deadCodeThreshold(): number {
+    return this.config.deadCodeThreshold / this.stride;
   }
 
   /** EMA statistics (for tests and diagnostics). */

@@ -122,7 +122,7 @@ export class ResidualVectorQuantizer {
     const nearest = lookupDim === undefined ? nearestCodes : nearestByAngle;
     for (let q = 0; q < numCodebooks; q++) {
       if (lookupDim !== undefined) this.projections.push(new Projection(params, q, dim, lookupDim));
-      this.codebooks.push(new Codebook(params, q, config, nearest));
+      this.codebooks.push(new Codebook(params, q, config, nearest, this.strides[q]));
     }
     this.initialised = params.fill('quantizer.initialised', [1], config.kmeansInit ? 0 : 1, false);
   }
