@@ -12,9 +12,9 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { loadAudio } from '../src/audio/load.js';
 import { Codec } from '../src/codec.js';
-import { VqcodecError } from '../src/errors.js';
 import { makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
 import { FIXTURES } from '../src/paths.js';
+import { isVqcodecError } from './support/errors.js';
 
 
 
@@ -35,14 +35,6 @@ async function tmpDir(): Promise<string> {
 }
 
 /** `err` is a VqcodecError with a one-line message (and matches `pattern` when given). */
-function isVqcodecError(pattern?: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof VqcodecError, `expected a VqcodecError, got ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`);
-    assert.ok(!err.message.includes('\n'), `message is one line: ${err.message}`);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  };
-}
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);

@@ -15,7 +15,6 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { Codec } from '../src/codec.js';
-import { VqcodecError } from '../src/errors.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../src/io/atomic.js';
 import { AtomicFileWriter } from '../src/io/atomicWriter.js';
 import { decodeBundle, encodeBundle, type Bundle } from '../src/io/bundle.js';
@@ -31,6 +30,7 @@ import { saveCheckpoint } from '../src/train/checkpoint.js';
 import { Adam } from '../src/train/adam.js';
 import { Random } from '../src/train/random.js';
 import { DEFAULT_TRAIN_OPTIONS, MAX_SKIPS_IN_A_ROW, readLog, train, type LogEntry, type SkipLog, type StepLog, type TrainEvents, type TrainOptions } from '../src/train/trainer.js';
+import { isVqcodecError } from './support/errors.js';
 
 const CONFIG = makeConfig(PRESETS.tiny);
 const LR = 1e-3;
@@ -58,14 +58,6 @@ function options(outDir: string, overrides: Partial<TrainOptions> = {}): TrainOp
   };
 }
 
-function isVqcodecError(pattern: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof VqcodecError, `expected a VqcodecError, got ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`);
-    assert.ok(!err.message.includes('\n'), `one line: ${err.message}`);
-    assert.match(err.message, pattern);
-    return true;
-  };
-}
 
 /** Trains with `events`, keeping each checkpoint as it was written (read at once: the next one replaces it). */
 async function trainKeeping(o: TrainOptions, events: TrainEvents = {}, resume = false): Promise<Map<number, Bundle>> {

@@ -24,6 +24,7 @@ import { readTokenFile } from '../src/tokens/tokenFileFs.js';
 import { TokenFileReader, TokenFileWriter } from '../src/tokens/tokenStream.js';
 import type { Tokens } from '../src/types.js';
 import { FIXTURES } from '../src/paths.js';
+import { isVqcodecError } from './support/errors.js';
 
 
 const SPEECH_WAV = path.join(FIXTURES, 'speech.wav');
@@ -101,14 +102,6 @@ function longSpeech(): Float32Array {
   return x;
 }
 
-function isVqcodecError(pattern: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof VqcodecError, `expected a VqcodecError, got ${String(err)}`);
-    assert.ok(!err.message.includes('\n'));
-    assert.match(err.message, pattern);
-    return true;
-  };
-}
 
 async function freshDir(name: string): Promise<string> {
   return fs.mkdtemp(path.join(tmp, `${name}-`));

@@ -19,7 +19,6 @@ import { entropyFitCommand, entropyMeasureCommand } from '../src/cli/entropy.js'
 import { generateCommand } from '../src/cli/prior.js';
 import { Codec } from '../src/codec.js';
 import { ContextModel, DEFAULT_CONTEXT_SETTINGS } from '../src/entropy/contextModel.js';
-import { VqcodecError } from '../src/errors.js';
 import { makeConfig, PRESETS } from '../src/model/config.js';
 import { FIXTURES } from '../src/paths.js';
 import { DEFAULT_PRIOR_OPTIONS, trainPrior } from '../src/prior/trainer.js';
@@ -28,6 +27,7 @@ import { codebookStreams, delayPattern, frameMajor, undelayPattern } from '../sr
 import { codesFromLevelNpys, codesFromLine, codesFromNpy, exportTokens, fileIds, parseShard, readIndex, readTokenExport, shardFiles, tokenLine, tokensToLevelNpys, type TokenLine } from '../src/tokens/export.js';
 import { decodeNpy, encodeNpy } from '../src/tokens/npy.js';
 import type { Tokens } from '../src/types.js';
+import { isVqcodecError } from './support/errors.js';
 
 let root: string;
 let codec: Codec;
@@ -51,9 +51,6 @@ after(async () => {
   if (root) await fs.rm(root, { recursive: true, force: true });
 });
 
-function isVqcodecError(pattern: RegExp) {
-  return (err: unknown) => err instanceof VqcodecError && !err.message.includes('\n') && pattern.test(err.message);
-}
 
 test('npy round-trips int16, int32 and float32 arrays, with the header padded to 64 bytes', () => {
   for (const [dtype, data] of [['int16', Int16Array.from([0, -1, 32767, 5, 6, 7])], ['int32', Int32Array.from([70000, -2, 3, 4, 5, 6])], ['float32', Float32Array.from([0.5, -1, 2, 3, 4, 5])]] as const) {

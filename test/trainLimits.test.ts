@@ -14,13 +14,13 @@ import { initBackend } from '../src/backend.js';
 import { loadAudio } from '../src/audio/load.js';
 import { encodeWav } from '../src/audio/wav.js';
 import { Codec } from '../src/codec.js';
-import { VqcodecError } from '../src/errors.js';
 import { readBundle } from '../src/io/bundleFs.js';
 import { makeConfig, PRESETS } from '../src/model/config.js';
 import { DEFAULT_MODEL, FIXTURES } from '../src/paths.js';
 import { encodeTokenFile } from '../src/tokens/tokenFile.js';
 import { loadClips } from '../src/train/data.js';
 import { DEFAULT_TRAIN_OPTIONS, readLog, train, type StepLog, type TrainOptions } from '../src/train/trainer.js';
+import { isVqcodecError } from './support/errors.js';
 
 const CONFIG = makeConfig(PRESETS.tiny);
 let root: string;
@@ -45,14 +45,6 @@ function options(data: string, outDir: string, overrides: Partial<TrainOptions> 
   };
 }
 
-function isVqcodecError(pattern: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof VqcodecError, `expected a VqcodecError, got ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`);
-    assert.ok(!err.message.includes('\n'), `one line: ${err.message}`);
-    assert.match(err.message, pattern);
-    return true;
-  };
-}
 
 /** A 16-bit PCM WAV of `channels` interleaved channels, each a tone at its own pitch. */
 function pcmWav(seconds: number, sampleRate: number, channels: number): Uint8Array {

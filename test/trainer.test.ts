@@ -19,6 +19,7 @@ import { hopLength, makeConfig, PRESETS, type CodecConfig } from '../src/model/c
 import type { NamedArrays } from '../src/model/params.js';
 import { DEFAULT_TRAIN_OPTIONS, learningRateAt, LR_FLOOR, readLog, train, type LogEntry, type StepLog, type TrainOptions } from '../src/train/trainer.js';
 import { FIXTURES } from '../src/paths.js';
+import { isVqcodecError } from './support/errors.js';
 
 
 
@@ -55,14 +56,6 @@ function options(outDir: string, overrides: Partial<TrainOptions> = {}): TrainOp
   };
 }
 
-function isVqcodecError(pattern?: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof VqcodecError, `expected a VqcodecError, got ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`);
-    assert.ok(!err.message.includes('\n'), `message is one line: ${err.message}`);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  };
-}
 
 function trainEntries(log: LogEntry[]): StepLog[] {
   return log.filter((e): e is StepLog => e.type === 'train');
