@@ -56,6 +56,24 @@ test('attention is causal: a step\'s logits do not depend on later steps', () =>
   prior.dispose();
 });
 
+test('dropout: the same seed drops the same units, another seed others, and none is dropped without it', () => {
+  const prior = new TokenPrior(CONFIG, 4);
+  const tokens = tf.tensor3d(Int32Array.from({ length: 8 * 2 }, (_, i) => i % 5), [1, 8, 2], 'int32');
+  const run = (dropout?: { rate: number; seed: string }) => tf.tidy(() => Array.from(prior.logits(tokens, dropout).dataSync()));
+  const plain = run();
+  assert.deepEqual(run({ rate: 0, seed: 'a' }), plain);
+  const a = run({ rate: 0.3, seed: '1/7' });
+  assert.deepEqual(run({ rate: 0.3, seed: '1/7' }), a);
+  assert.notDeepEqual(run({ rate: 0.3, seed: '1/8' }), a);
+  assert.notDeepEqual(a, plain);
+  // The masks stay inside the gradient: a training step's loss is finite and has a gradient.
+  const { value, grads } = tf.variableGrads(() => prior.loss(tf.tensor3d(Int32Array.from({ length: 9 * 2 }, (_, i) => i % 5), [1, 9, 2], 'int32'), { rate: 0.3, seed: 'g' }));
+  assert.ok(Number.isFinite(value.dataSync()[0]));
+  assert.ok(Object.values(grads).some((g) => g.abs().sum().dataSync()[0] > 0));
+  tf.dispose([tokens, value, ...Object.values(grads)]);
+  prior.dispose();
+});
+
 test('delayed grids start with the start step, shift codebook q by q, and windows cut them', () => {
   const grid = delayedGrid(Int32Array.from([1, 2, 3, 4, 0, 1]), 2, 2, 5); // frames (1,2) (3,4) (0,1)
   assert.deepEqual(Array.from(grid), [5, 5, 1, 5, 3, 2, 0, 4, 5, 1]);

@@ -118,6 +118,7 @@ function program(): Command {
     .option('--layers <n>', 'Transformer blocks')
     .option('--heads <n>', 'attention heads')
     .option('--context <steps>', 'steps attended over (frames, or super-frames of multi-rate codes, + codebooks − 1 per sequence)')
+    .option('--dropout <rate>', 'dropout of the embeddings and residual branches while training (default 0.1)')
     .option('--seed <n>', 'random seed')
     .option('--resume', 'continue the run in --out from its checkpoint')
     .action((o) => priorTrainCommand({ ...globals(), ...o }));

@@ -23,6 +23,7 @@ export interface PriorTrainCommandOptions extends GlobalOptions {
   layers?: string;
   heads?: string;
   context?: string;
+  dropout?: string;
   seed?: string;
   resume?: boolean;
 }
@@ -46,8 +47,10 @@ export async function priorTrainCommand(options: PriorTrainCommandOptions): Prom
     batchSize: intOption('--batch', options.batch) ?? d.batchSize,
     learningRate: numberOption('--lr', options.lr) ?? d.learningRate,
     lrDecayFrom: intOption('--lr-decay-from', options.lrDecayFrom),
+    dropout: numberOption('--dropout', options.dropout) ?? d.dropout,
     seed: intOption('--seed', options.seed) ?? d.seed,
   };
+  if (trainOptions.dropout !== undefined && !(trainOptions.dropout >= 0 && trainOptions.dropout < 1)) throw new VqcodecError(`--dropout must be at least 0 and below 1 (got ${trainOptions.dropout})`);
   await startBackend(options);
   let bar = progressBar(1, '');
   const started = performance.now();

@@ -38,6 +38,8 @@ export interface PriorTrainOptions {
   learningRate: number;
   lrDecayFrom?: number;
   clipNorm: number;
+  /** Dropout rate while training (absent in runs from before it existed: 0). */
+  dropout?: number;
   logEvery: number;
   validateEvery: number;
   checkpointEvery: number;
@@ -52,6 +54,7 @@ export const DEFAULT_PRIOR_OPTIONS: Omit<PriorTrainOptions, 'tokens' | 'outDir'>
   batchSize: 8,
   learningRate: 1e-3,
   clipNorm: 1,
+  dropout: 0.1,
   logEvery: 10,
   validateEvery: 250,
   checkpointEvery: 100,
@@ -188,7 +191,7 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
     const batch = tf.tensor3d(sampler.sample(opts.batchSize, steps, random), [opts.batchSize, steps, V], 'int32');
     const vars = prior.params.trainableVariables();
     const { value, grads } = tf.variableGrads(() => {
-      const loss = prior.loss(batch);
+      const loss = prior.loss(batch, opts.dropout ? { rate: opts.dropout, seed: `${opts.seed}/${step}` } : undefined);
       return events.onLoss ? events.onLoss(step, loss) : loss;
     }, Object.values(vars));
     const named = Object.fromEntries(Object.entries(vars).map(([n, v]) => [n, grads[v.name]]));

@@ -53,6 +53,13 @@ export function validatePriorConfig(c: PriorConfig): void {
   if (c.context <= V) fail(`context must exceed ${c.codeStrides ? `the ${V} virtual codebooks of a super-frame` : 'numCodebooks'} (got ${c.context})`);
 }
 
+/** Training-time dropout (Srivastava et al. 2014) of the embeddings and of each residual branch. */
+export interface PriorDropout {
+  rate: number;
+  /** Seeds the masks, so a step's masks are a function of (seed, step): resume stays exact. */
+  seed: string;
+}
+
 export class TokenPrior {
   readonly params: ParamStore;
   /** Tokens per step: numCodebooks, or a super-frame's virtual codebooks for multi-rate codes. */
@@ -92,22 +99,23 @@ export class TokenPrior {
   /**
    * Logits [B, T, Q, K] for the step after each input step, from delayed tokens [B, T, Q]
    * (int32, 0..K). Positions count from the window's first step, in training windows cut from
-   * anywhere in a file as in generation's sliding window.
+   * anywhere in a file as in generation's sliding window. `dropout` is for training only.
    */
-  logits(tokens: tf.Tensor3D): tf.Tensor4D {
+  logits(tokens: tf.Tensor3D, dropout?: PriorDropout): tf.Tensor4D {
     const { codebookSize: K, width: d, layers, heads } = this.config;
     const Q = this.virtualCodebooks;
     const [batch, steps] = tokens.shape;
     const p = (name: string) => this.params.get(name);
+    const drop = <T extends tf.Tensor>(t: T, where: string): T => (dropout && dropout.rate > 0 ? (tf.dropout(t, dropout.rate, undefined, `${dropout.seed}/${where}`) as T) : t);
     return tf.tidy(() => {
-      let x = tf.add(tf.addN(tf.unstack(tokens, 2).map((ids, q) => embed(p(`embed${q}`) as tf.Tensor2D, ids))), positions(0, steps, d)) as tf.Tensor3D;
+      let x = drop(tf.add(tf.addN(tf.unstack(tokens, 2).map((ids, q) => embed(p(`embed${q}`) as tf.Tensor2D, ids))), positions(0, steps, d)) as tf.Tensor3D, 'embed');
       for (let l = 0; l < layers; l++) {
         const b = `block${l}.`;
         const attended = causalSelfAttention(layerNorm(x, p(`${b}norm1.gain`) as tf.Tensor1D, p(`${b}norm1.bias`) as tf.Tensor1D) as tf.Tensor3D, heads, p(`${b}qkv`) as tf.Tensor2D, p(`${b}out`) as tf.Tensor2D);
-        x = tf.add(x, attended);
+        x = tf.add(x, drop(attended, `${l}a`));
         const h = tf.reshape(layerNorm(x, p(`${b}norm2.gain`) as tf.Tensor1D, p(`${b}norm2.bias`) as tf.Tensor1D), [batch * steps, d]);
         const mlp = tf.add(matMul(gelu(tf.add(matMul(h, p(`${b}mlp.in`)), p(`${b}mlp.inBias`))), p(`${b}mlp.out`)), p(`${b}mlp.outBias`));
-        x = tf.add(x, tf.reshape(mlp, [batch, steps, d]));
+        x = tf.add(x, drop(tf.reshape(mlp, [batch, steps, d]), `${l}m`));
       }
       const h = tf.reshape(layerNorm(x, p('final.gain') as tf.Tensor1D, p('final.bias') as tf.Tensor1D), [batch * steps, d]);
       return tf.reshape(matMul(h, p('heads')), [batch, steps, Q, K]) as tf.Tensor4D;
@@ -118,9 +126,9 @@ export class TokenPrior {
    * Mean cross-entropy in nats per token of predicting `tokens` [B, T + 1, Q] step by step: inputs
    * are steps 0..T−1, targets steps 1..T; padding targets (token K) are left out.
    */
-  loss(tokens: tf.Tensor3D): tf.Scalar {
+  loss(tokens: tf.Tensor3D, dropout?: PriorDropout): tf.Scalar {
     return tf.tidy(() => {
-      const { nll, real } = this.targetLosses(tokens);
+      const { nll, real } = this.targetLosses(tokens, dropout);
       return tf.div(tf.sum(tf.mul(nll, real)), tf.maximum(tf.sum(real), 1)) as tf.Scalar;
     });
   }
@@ -135,12 +143,12 @@ export class TokenPrior {
   }
 
   /** Each target's cross-entropy in nats and whether it is a code (1) or padding (0), flat [B·T·Q]. */
-  private targetLosses(tokens: tf.Tensor3D): { nll: tf.Tensor1D; real: tf.Tensor1D } {
+  private targetLosses(tokens: tf.Tensor3D, dropout?: PriorDropout): { nll: tf.Tensor1D; real: tf.Tensor1D } {
     const { codebookSize: K } = this.config;
     const [batch, total, Q] = tokens.shape;
     const inputs = tf.slice(tokens, [0, 0, 0], [batch, total - 1, Q]) as tf.Tensor3D;
     const targets = tf.reshape(tf.slice(tokens, [0, 1, 0], [batch, total - 1, Q]), [-1]) as tf.Tensor1D;
-    const logits = tf.reshape(this.logits(inputs), [-1, K]);
+    const logits = tf.reshape(this.logits(inputs, dropout), [-1, K]);
     const real = tf.cast(tf.less(targets, K), 'float32') as tf.Tensor1D;
     // Padding targets point at class 0 with weight 0, so oneHot stays K wide.
     const onehot = tf.oneHot(tf.mul(targets, tf.cast(real, 'int32')), K).toFloat();
