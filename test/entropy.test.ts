@@ -13,7 +13,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { initBackend } from '../src/backend.js';
 import { ContextModel, type CodeSequence } from '../src/entropy/contextModel.js';
-import type { EntropyModels } from '../src/entropy/payload.js';
+import { PRIOR_MIX_WEIGHT, payloadBits, type EntropyModels, type PayloadCoding } from '../src/entropy/payload.js';
 import { FrequencyTable, MAX_TOTAL, RangeDecoder, RangeEncoder, quantizeProbabilities } from '../src/entropy/rangeCoder.js';
 import { VqcodecError } from '../src/errors.js';
 import { ExactPrior } from '../src/prior/exactPrior.js';
@@ -249,6 +249,26 @@ test('prior-coded token files round-trip (prior codebooks in delay order, the re
   const bytes = encodeTokenFile(tokensOf(markovCodes(5, 2, 16, 1), 2, 16), { coding: 'prior', models });
   assertOneLine(() => decodeTokenFile(bytes, 'p.vqt', { context: models.context }), /pass it with --prior/);
   assertOneLine(() => decodeTokenFile(bytes, 'p.vqt', { ...models, prior: { ...models.prior!, fingerprint: '0000000000000000' } }), /coded with prior feedfacecafebeef, not 0000000000000000/);
+});
+
+test('prior-coded files mix prior and context model (coding 3); files from before the mixture (coding 2) still decode', async () => {
+  // Written by the coder before the mixture, from these models and codes (scratch of the commit that added it).
+  const legacy = new Uint8Array(await fs.readFile(new URL('../../test/fixtures/prior-coded-before-mixture.vqt', import.meta.url)));
+  const tokens = tokensOf(markovCodes(40, 3, 16, 7), 3, 16);
+  assert.equal(legacy[5], 2);
+  assert.equal(inspectTokenFile(legacy).coding.priorWeight, undefined);
+  assert.deepEqual(decodeTokenFile(legacy, 'old.vqt', models), tokens);
+  const mixed = encodeTokenFile(tokens, { coding: 'prior', models });
+  assert.equal(mixed[5], 3);
+  assert.equal(inspectTokenFile(mixed).coding.priorWeight, PRIOR_MIX_WEIGHT);
+  assert.deepEqual(decodeTokenFile(mixed, 'new.vqt', models), tokens);
+  // This random prior knows nothing of these codes; the context model does, and the mixture uses it.
+  assert.ok(mixed.length < legacy.length, `${mixed.length} vs ${legacy.length} bytes`);
+  // Mixing at one half costs at most 1 bit a code more than the better model (−log2(p/2) = −log2 p + 1):
+  // here 80 codes of the prior's 2 codebooks over the context model's cost, and below the prior's.
+  const cost = (coding: PayloadCoding) => payloadBits(coding, tokens, models, tokens.codes).slice(0, 2).reduce((a, b) => a + b, 0);
+  const [context, prior, mix] = [cost({ coding: 'context' }), cost({ coding: 'prior' }), cost({ coding: 'prior', priorWeight: PRIOR_MIX_WEIGHT })];
+  assert.ok(mix < prior && mix < context + 40 * 2, `context ${context}, prior ${prior}, mixed ${mix}`);
 });
 
 test('streamed writing and reading give the one-shot bytes and codes, for every coding', async () => {

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { CONTEXT_MODEL_FILE } from '../codec.js';
 import { ContextModel, DEFAULT_CONTEXT_SETTINGS } from '../entropy/contextModel.js';
-import { payloadBits, type EntropyModels, type TokenCoding } from '../entropy/payload.js';
+import { PRIOR_MIX_WEIGHT, payloadBits, type EntropyModels, type PayloadCoding, type TokenCoding } from '../entropy/payload.js';
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { decodeTokenFile, encodeTokenFile } from '../tokens/tokenFile.js';
@@ -84,7 +84,11 @@ export async function entropyMeasureCommand(options: EntropyMeasureOptions): Pro
   const strides = codec.codeStrides.slice(0, Q);
   const stored = new Float64Array(Q);
   const counts = Array.from({ length: Q }, () => new Float64Array(K));
-  const modelBits = Object.fromEntries(codings.map((c) => [c, new Float64Array(Q)])) as Record<TokenCoding, Float64Array>;
+  // The prior's codebooks cost alone and in the mixture with the context model that files use.
+  const bitModels = codings.flatMap((coding): { name: string; coding: PayloadCoding }[] =>
+    coding === 'prior' ? [{ name: 'prior', coding: { coding } }, { name: 'mixed', coding: { coding, priorWeight: PRIOR_MIX_WEIGHT } }] : [{ name: coding, coding: { coding } }],
+  );
+  const modelBits = Object.fromEntries(bitModels.map((m) => [m.name, new Float64Array(Q)])) as Record<string, Float64Array>;
   const files = Object.fromEntries(codings.map((c) => [c, { bytes: 0, ms: 0 }]));
   let frames = 0;
   let seconds = 0;
@@ -95,9 +99,8 @@ export async function entropyMeasureCommand(options: EntropyMeasureOptions): Pro
     for (let t = 0; t < F; t++) for (let q = 0; q < Q; q++) if (storesAt(t, strides[q]!)) counts[q]![all[t * Q + q]!]!++;
     strides.forEach((s, q) => (stored[q]! += storedFrames(F, s)));
     const tokens = codec.tokenHeader(Math.round(p.entry.seconds * codec.sampleRate), Q);
+    for (const m of bitModels) payloadBits(m.coding, { ...tokens, frames: F }, models, all).forEach((b, q) => (modelBits[m.name]![q]! += b));
     for (const coding of codings) {
-      const bits = payloadBits({ coding }, { ...tokens, frames: F }, models, all);
-      bits.forEach((b, q) => (modelBits[coding][q]! += b));
       // Real files at n codebooks, timed on decode.
       const header = { ...codec.tokenHeader(tokens.originalLength, n), frames: F, originalLength: Math.min(tokens.originalLength, F * codec.hop) };
       const file: Tokens = { ...header, codes: firstCodebooks(p.codes, p.Q, n) };
@@ -120,7 +123,7 @@ export async function entropyMeasureCommand(options: EntropyMeasureOptions): Pro
   const perCodebook = Array.from({ length: Q }, (_, q) => ({
     codebook: q,
     unigramEntropy: unigram[q]!,
-    ...Object.fromEntries(codings.map((c) => [c, modelBits[c][q]! / stored[q]!])),
+    ...Object.fromEntries(bitModels.map((m) => [m.name, modelBits[m.name]![q]! / stored[q]!])),
   }));
   const none = files.none!.bytes;
   const costs: CodingCost[] = codings.map((coding) => ({
@@ -135,10 +138,11 @@ export async function entropyMeasureCommand(options: EntropyMeasureOptions): Pro
     return;
   }
   console.log(`${picked.length} files, ${(seconds / 60).toFixed(1)} min, ${frames.toLocaleString('en')} frames\n`);
-  console.log(`bits per code     ${codings.map((c) => c.padStart(9)).join('')}  unigram entropy`);
+  console.log(`bits per code     ${bitModels.map((m) => m.name.padStart(9)).join('')}  unigram entropy`);
   for (const row of perCodebook) {
-    console.log(`codebook ${String(row.codebook).padEnd(8)} ${codings.map((c) => fixed((row as Record<string, number>)[c]!, 3).padStart(9)).join('')}  ${fixed(row.unigramEntropy, 3).padStart(9)}`);
+    console.log(`codebook ${String(row.codebook).padEnd(8)} ${bitModels.map((m) => fixed((row as Record<string, number>)[m.name]!, 3).padStart(9)).join('')}  ${fixed(row.unigramEntropy, 3).padStart(9)}`);
   }
+  if (models.prior !== undefined) console.log(`(mixed: the prior's codebooks under prior and context model mixed ${PRIOR_MIX_WEIGHT} : ${1 - PRIOR_MIX_WEIGHT}, as prior-coded files are)`);
   console.log(`\nfiles at ${n} codebooks (headers included)`);
   for (const c of costs) {
     console.log(`${c.coding.padEnd(8)} ${String(c.bytes).padStart(10)} bytes  ${fixed(c.kbps, 3)} kbps  ${(c.saving * 100).toFixed(1).padStart(5)} % smaller  decode ${fixed(c.decodeMsPerSecond, 2)} ms per s of audio`);

@@ -6,7 +6,11 @@
  * - 'context': frame-major, every code under the context model (./contextModel.ts).
  * - 'prior': the prior's codebooks in its delay-pattern order (step s holds codebook q of frame
  *   s − q, all of them predicted at once from the steps before), and each frame's remaining
- *   codebooks under the context model as soon as the frame's prior codebooks are known.
+ *   codebooks under the context model as soon as the frame's prior codebooks are known. The
+ *   prior's codebooks are coded under an even mixture of the prior's probabilities and the
+ *   context model's (PRIOR_MIX_WEIGHT): the two are wrong in different places, and the mixture
+ *   costs fewer bits than either. Files from before the mixture (priorWeight 1) hold the prior's
+ *   probabilities alone and still decode.
  *
  * Multi-rate codes (tokens/codeStrides.ts) store one code per window: encoders take dense
  * frames and skip the repeats, decoders hand out dense frames, and the payload holds the
@@ -48,7 +52,16 @@ export interface PayloadCoding {
   contextModelId?: number;
   /** The prior's fingerprint, for 'prior'. */
   priorFingerprint?: string;
+  /**
+   * 'prior' only: the prior's weight in the mixture with the context model for the prior's
+   * codebooks. Absent is 1 (the prior alone: files written before the mixture, and the cost
+   * of the prior by itself in `entropy measure`).
+   */
+  priorWeight?: number;
 }
+
+/** The prior's weight in what new prior-coded files mix (payload comment above). */
+export const PRIOR_MIX_WEIGHT = 0.5;
 
 interface Shape {
   frames: number;
@@ -67,7 +80,7 @@ export function payloadCoding(coding: TokenCoding, shape: Shape, models: Entropy
   const prior = models.prior;
   if (prior === undefined) throw new VqcodecError('--entropy prior needs a prior (--prior DIR)');
   check(prior.predictor.codebookSize === shape.codebookSize, `the prior models ${prior.predictor.codebookSize} codes per codebook; these tokens have ${shape.codebookSize}`);
-  return { coding, contextModelId: context.id, priorFingerprint: prior.fingerprint };
+  return { coding, contextModelId: context.id, priorFingerprint: prior.fingerprint, priorWeight: PRIOR_MIX_WEIGHT };
 }
 
 const NO_MULTI_RATE_PRIOR = 'prior coding does not support multi-rate tokens yet';
@@ -130,7 +143,7 @@ export function payloadEncoder(recorded: PayloadCoding, shape: Shape, models: En
       finish: () => packer.finish(),
     };
   }
-  const coder = new FrameCoder(stridesOf(shape), models.context!, models.prior?.predictor, recorded.coding === 'prior');
+  const coder = new FrameCoder(stridesOf(shape), models.context!, models.prior?.predictor, recorded.coding === 'prior', recorded.priorWeight);
   return {
     push(codes) {
       coder.encodeFrames(codes);
@@ -148,7 +161,7 @@ export function payloadBits(recorded: PayloadCoding, shape: Shape, models: Entro
   const strides = stridesOf(shape);
   if (recorded.coding === 'none') return Float64Array.from(strides, (s) => storedFrames(shape.frames, s) * bitsPerCode(shape.codebookSize));
   const bits = new Float64Array(shape.numCodebooks);
-  const coder = new FrameCoder(strides, models.context!, models.prior?.predictor, recorded.coding === 'prior', (q, table, s) => {
+  const coder = new FrameCoder(strides, models.context!, models.prior?.predictor, recorded.coding === 'prior', recorded.priorWeight, (q, table, s) => {
     bits[q]! += Math.log2(table.total / table.freq[s]!);
   });
   coder.encodeFrames(codes);
@@ -182,7 +195,7 @@ export function payloadDecoder(recorded: PayloadCoding, shape: Shape, models: En
       },
     };
   }
-  const coder = new FrameCoder(strides, models.context!, models.prior?.predictor, recorded.coding === 'prior');
+  const coder = new FrameCoder(strides, models.context!, models.prior?.predictor, recorded.coding === 'prior', recorded.priorWeight);
   coder.startDecoding(payload, shape.frames, name);
   return { next: (frames) => coder.decodeFrames(frames) };
 }
@@ -211,6 +224,8 @@ class FrameCoder {
     private readonly context: ContextModel,
     private readonly prior: StepPredictor | undefined,
     usePrior: boolean,
+    /** The prior's weight in its mixture with the context model (PayloadCoding.priorWeight). */
+    private readonly priorWeight = 1,
     /** Told of every symbol encoded (to measure costs). */
     private readonly onSymbol?: (q: number, table: FrequencyTable, symbol: number) => void,
   ) {
@@ -286,13 +301,28 @@ class FrameCoder {
       if (t < 0 || t >= frames) continue;
       if (decoding && t === this.base + this.window.length) this.window.push(new Int32Array(this.Q));
       const frame = this.window[t - this.base]!;
-      frame[q] = this.code(q, quantizeProbabilities(probs[q]!), decoding, frame[q]!);
+      frame[q] = this.code(q, quantizeProbabilities(this.priorWeight === 1 ? probs[q]! : this.mixture(probs[q]!, q, t, frame)), decoding, frame[q]!);
       tokens[q] = frame[q]!;
     }
     this.prior!.push(tokens);
     this.step++;
     // Frame s − Qp + 1 now has all its prior codebooks.
     return s - this.Qp + 1 === this.base && this.base < frames ? this.finishFrame(decoding) : undefined;
+  }
+
+  /**
+   * The prior's probabilities for codebook q of frame t mixed with the context model's, whose
+   * contexts (codebook q of frame t − 1, codebook q − 1 of frame t) the delay pattern has coded
+   * already. Plain float64 + and ×, so encoder and decoder get the same bits.
+   */
+  private mixture(prior: Float64Array, q: number, t: number, frame: Int32Array): Float64Array {
+    // Frame t − 1 is open still, or the last one retired (when q is the prior's last codebook).
+    const before = t === 0 ? undefined : t - 1 >= this.base ? this.window[t - 1 - this.base] : this.previous;
+    const table = this.context.table(q, before?.[q] ?? -1, q > 0 ? frame[q - 1]! : -1);
+    const w = this.priorWeight;
+    const mixed = new Float64Array(prior.length);
+    for (let k = 0; k < prior.length; k++) mixed[k] = w * prior[k]! + (1 - w) * (table.freq[k]! / table.total);
+    return mixed;
   }
 
   /** Codes the context-model codebooks of the oldest open frame (frame `base`) and retires it. */

@@ -5,7 +5,8 @@
  *   field                 bytes
  *   magic "VQTK"          4
  *   version (2)           1
- *   coding                1      0 bit-packed, 1 context model, 2 prior (+ context model)
+ *   coding                1      0 bit-packed, 1 context model, 2 prior (+ context model),
+ *                                3 prior mixed with the context model (written since; 2 is read)
  *   model fingerprint     8
  *   sample rate, Hz       varint
  *   hop, samples/frame    varint
@@ -13,8 +14,8 @@
  *   codebooks Q           1      (1..255)
  *   frames F              varint (< 2^32)
  *   padding               varint F·hop − original length (< hop)
- *   context model id      4      coding 1 and 2: ContextModel.id (u32)
- *   prior fingerprint     8      coding 2
+ *   context model id      4      coding 1, 2 and 3: ContextModel.id (u32)
+ *   prior fingerprint     8      coding 2 and 3
  *   payload               bit-packed: ceil(F·Q·ceil(log2 K)/8) bytes; range-coded: the rest
  *   CRC-32                4      of every byte before it
  *
@@ -27,13 +28,23 @@
 import { check } from '../errors.js';
 import { ByteReader, ByteWriter } from '../io/bytes.js';
 import { minPayloadBytes } from '../entropy/rangeCoder.js';
-import { TOKEN_CODINGS, type PayloadCoding } from '../entropy/payload.js';
+import { PRIOR_MIX_WEIGHT, TOKEN_CODINGS, type PayloadCoding } from '../entropy/payload.js';
 import { MAX_BITS, bitsPerCode, packedByteLength } from './bitpack.js';
 import { storedCodeCount, stridesOf } from './codeStrides.js';
 import { MAGIC, TRAILER_BYTES, checkTokenHeader, fingerprintBytes, fingerprintHex, type TokenHeader } from './tokenHeader.js';
 
 export const VERSION_2 = 2;
 /** No version-2 header is longer (every varint at its widest). */
+/** The coding byte of prior-coded files whose prior codebooks mix prior and context model. */
+const CODING_PRIOR_MIXED = 3;
+
+/** The header's coding byte: TOKEN_CODINGS' index, but CODING_PRIOR_MIXED for a mixing prior. */
+function codingByte(coding: PayloadCoding): number {
+  if (coding.coding !== 'prior' || (coding.priorWeight ?? 1) === 1) return TOKEN_CODINGS.indexOf(coding.coding);
+  check(coding.priorWeight === PRIOR_MIX_WEIGHT, `token files record a prior weight of 1 or ${PRIOR_MIX_WEIGHT} only (got ${coding.priorWeight})`);
+  return CODING_PRIOR_MIXED;
+}
+
 export const MAX_HEADER_BYTES_V2 = 4 + 1 + 1 + 8 + 5 + 5 + 4 + 1 + 5 + 5 + 4 + 8;
 
 export function encodeHeaderV2(header: TokenHeader, coding: PayloadCoding): Uint8Array {
@@ -44,7 +55,7 @@ export function encodeHeaderV2(header: TokenHeader, coding: PayloadCoding): Uint
 export function encodeCompactHeader(version: number, header: TokenHeader, coding: PayloadCoding, afterQ?: (w: ByteWriter) => void): Uint8Array {
   checkTokenHeader(header);
   const w = new ByteWriter();
-  w.raw(Uint8Array.from(MAGIC)).u8(version).u8(TOKEN_CODINGS.indexOf(coding.coding)).raw(fingerprintBytes(header.modelFingerprint));
+  w.raw(Uint8Array.from(MAGIC)).u8(version).u8(codingByte(coding)).raw(fingerprintBytes(header.modelFingerprint));
   w.varint(header.sampleRate).varint(header.hop).varint(header.codebookSize).u8(header.numCodebooks);
   afterQ?.(w);
   w.varint(header.frames).varint(header.frames * header.hop - header.originalLength);
@@ -73,7 +84,7 @@ export function parseCompactHeader(head: Uint8Array, name: string, afterQ?: (r: 
   const r = new ByteReader(head, name);
   r.raw(MAGIC.length + 1);
   const codingIndex = r.u8();
-  check(codingIndex < TOKEN_CODINGS.length, `${name} has an invalid header: unknown coding ${codingIndex}`);
+  check(codingIndex <= CODING_PRIOR_MIXED, `${name} has an invalid header: unknown coding ${codingIndex}`);
   const modelFingerprint = fingerprintHex(r.raw(8));
   const sampleRate = r.varint(5);
   const hop = r.varint(5);
@@ -82,7 +93,7 @@ export function parseCompactHeader(head: Uint8Array, name: string, afterQ?: (r: 
   const codeStrides = afterQ?.(r, numCodebooks);
   const frames = r.varint(5);
   const padding = r.varint(5);
-  const coding: PayloadCoding = { coding: TOKEN_CODINGS[codingIndex]! };
+  const coding: PayloadCoding = codingIndex === CODING_PRIOR_MIXED ? { coding: 'prior', priorWeight: PRIOR_MIX_WEIGHT } : { coding: TOKEN_CODINGS[codingIndex]! };
   if (coding.coding !== 'none') coding.contextModelId = r.u32();
   if (coding.coding === 'prior') coding.priorFingerprint = fingerprintHex(r.raw(8));
   const header: TokenHeader = { frames, numCodebooks, codebookSize, hop, sampleRate, originalLength: frames * hop - padding, modelFingerprint };

@@ -183,7 +183,7 @@ export function formatTokenHeader(info: TokenFileInfo): string {
   const bitrate = duration > 0 ? `${num((info.fileBytes * 8) / duration, 1)} bits/s` : 'n/a (empty clip)';
   const nominal = num(codesPerSecond(stridesOf(header), frameRate) * bits, 1);
   const rows: [string, string][] = [
-    ['format', `version ${info.version}, ${CODING_NAMES[coding.coding]}`],
+    ['format', `version ${info.version}, ${coding.coding === 'prior' && coding.priorWeight !== undefined ? 'range-coded (prior mixed with the context model)' : CODING_NAMES[coding.coding]}`],
     ['model fingerprint', header.modelFingerprint],
     ...(coding.contextModelId !== undefined ? [['context model', (coding.contextModelId >>> 0).toString(16).padStart(8, '0')] as [string, string]] : []),
     ...(coding.priorFingerprint !== undefined ? [['prior', coding.priorFingerprint] as [string, string]] : []),
