@@ -593,6 +593,9 @@ export async function makeTargets(dir: string): Promise<FuzzTarget[]> {
     { what: 'K = 2^31 − 1', bytes: priorWith((c) => (c.codebookSize = 2 ** 31 - 1)), refusal: /weights\.bin/ },
     { what: '2^30 layers', bytes: priorWith((c) => (c.layers = 2 ** 30)), refusal: /weights\.bin/ },
     { what: 'context 0', bytes: priorWith((c) => (c.context = 0)), refusal: /context/ },
+    // These sized arrays before the weights were read: 2^31 − 1 codebooks ran node out of memory.
+    { what: '2^31 − 1 codebooks', bytes: priorWith((c) => (c.numCodebooks = 2 ** 31 - 1)), refusal: /numCodebooks must be at most 255/ },
+    { what: 'context 2^31 − 1', bytes: priorWith((c) => (c.context = 2 ** 31 - 1)), refusal: /context must be at most/ },
     { what: 'a null config', bytes: text('{"format":"vqcodec-prior","version":1,"config":null,"codec":{"fingerprint":"0123456789abcdef"}}'), refusal: /config/ },
     { what: 'null', bytes: text('null'), refusal: /not a vqcodec prior/ },
   ];

@@ -35,6 +35,11 @@ export interface PriorConfig {
   codeStrides?: number[];
 }
 
+/** A token file holds at most 255 codebooks. */
+const MAX_PRIOR_CODEBOOKS = 255;
+/** Far beyond any training window (attention is quadratic in it), small enough to size a cache by. */
+const MAX_PRIOR_CONTEXT = 65536;
+
 export function validatePriorConfig(c: PriorConfig): void {
   const positiveInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
   const fail = (what: string): never => {
@@ -42,6 +47,9 @@ export function validatePriorConfig(c: PriorConfig): void {
   };
   if (c === null || typeof c !== 'object' || Array.isArray(c)) fail('it must be a JSON object');
   for (const key of ['numCodebooks', 'codebookSize', 'width', 'layers', 'heads', 'context'] as const) if (!positiveInt(c[key])) fail(`${key} must be a positive integer (got ${c[key]})`);
+  // Checked before anything is sized by them (the strides, a key/value cache); the weights cap the rest.
+  if (c.numCodebooks > MAX_PRIOR_CODEBOOKS) fail(`numCodebooks must be at most ${MAX_PRIOR_CODEBOOKS}, as in token files (got ${c.numCodebooks})`);
+  if (c.context > MAX_PRIOR_CONTEXT) fail(`context must be at most ${MAX_PRIOR_CONTEXT} steps (got ${c.context})`);
   if (c.width % c.heads !== 0 || (c.width / c.heads) % 2 !== 0) fail(`width must be an even multiple of heads (got width ${c.width}, heads ${c.heads})`);
   if (c.codeStrides !== undefined) {
     const problem = codeStridesProblem(c.codeStrides, c.numCodebooks);
