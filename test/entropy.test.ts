@@ -252,7 +252,7 @@ test('prior-coded token files round-trip (prior codebooks in delay order, the re
 });
 
 test('prior-coded files mix prior and context model (coding 3); files from before the mixture (coding 2) still decode', async () => {
-  // Written by the coder before the mixture, from these models and codes (scratch of the commit that added it).
+  // Written by the coder of commit 7aaec69 (before the mixture) from these models and codes.
   const legacy = new Uint8Array(await fs.readFile(new URL('../../test/fixtures/prior-coded-before-mixture.vqt', import.meta.url)));
   const tokens = tokensOf(markovCodes(40, 3, 16, 7), 3, 16);
   assert.equal(legacy[5], 2);

@@ -34,7 +34,6 @@ import { storedCodeCount, stridesOf } from './codeStrides.js';
 import { MAGIC, TRAILER_BYTES, checkTokenHeader, fingerprintBytes, fingerprintHex, type TokenHeader } from './tokenHeader.js';
 
 export const VERSION_2 = 2;
-/** No version-2 header is longer (every varint at its widest). */
 /** The coding byte of prior-coded files whose prior codebooks mix prior and context model. */
 const CODING_PRIOR_MIXED = 3;
 
@@ -45,6 +44,7 @@ function codingByte(coding: PayloadCoding): number {
   return CODING_PRIOR_MIXED;
 }
 
+/** No version-2 header is longer (every varint at its widest). */
 export const MAX_HEADER_BYTES_V2 = 4 + 1 + 1 + 8 + 5 + 5 + 4 + 1 + 5 + 5 + 4 + 8;
 
 export function encodeHeaderV2(header: TokenHeader, coding: PayloadCoding): Uint8Array {
