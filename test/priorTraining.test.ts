@@ -62,3 +62,24 @@ test('a prior run writes its log, checkpoint and prior; a resumed run equals a s
   assert.equal(lastLogged, 6);
   for (const p of [straight, resumed, prior, again]) p.dispose();
 });
+
+test('--init fine-tunes a saved prior on the tokens of another codec, in its own shape', async () => {
+  const first = await trainPrior(options(path.join(root, 'init-src'), 3), false);
+  const other = Codec.create(makeConfig(PRESETS.tiny), 7);
+  const otherTokens = path.join(root, 'tokens-other');
+  await exportTokens(other, [path.join(FIXTURES, 'speech.wav')], { outDir: otherTokens, format: 'npy' });
+  // A zero learning rate leaves the loaded weights as they were; the shape asked for is overridden.
+  const request = { ...options(path.join(root, 'init-dst'), 1), tokens: otherTokens, learningRate: 0, dropout: 0, initFrom: path.join(root, 'init-src', 'prior'), model: { numCodebooks: 1, width: 8, layers: 2, heads: 1, context: 4 } };
+  const tuned = await trainPrior(request, false);
+  assert.deepEqual(tuned.config, first.config);
+  assert.deepEqual(tuned.params.snapshot(), first.params.snapshot());
+  const { prior: saved, codec: trainedOn } = await loadPrior(path.join(root, 'init-dst', 'prior'));
+  assert.equal(trainedOn.fingerprint, other.fingerprint, 'the fine-tuned prior models the new codec');
+  const bigger = Codec.create(makeConfig({ ...PRESETS.tiny, quantizer: { ...PRESETS.tiny.quantizer, codebookSize: 32 } }), 3);
+  const biggerTokens = path.join(root, 'tokens-bigger');
+  await exportTokens(bigger, [path.join(FIXTURES, 'speech.wav')], { outDir: biggerTokens, format: 'npy' });
+  await assert.rejects(trainPrior({ ...request, tokens: biggerTokens, outDir: path.join(root, 'init-bad') }, false), (e: unknown) => e instanceof VqcodecError && /models 16 codes a codebook/.test(e.message));
+  for (const p of [first, tuned, saved]) p.dispose();
+  other.dispose();
+  bigger.dispose();
+});

@@ -121,6 +121,7 @@ function program(): Command {
     .option('--dropout <rate>', 'dropout of the embeddings and residual branches while training (default 0.1)')
     .option('--seed <n>', 'random seed')
     .option('--resume', 'continue the run in --out from its checkpoint')
+    .option('--init <prior-dir>', "start from a saved prior's weights and shape (fine-tuning it, e.g. on the tokens of a retrained codec; fresh optimizer)")
     .action((o) => priorTrainCommand({ ...globals(), ...o }));
   p.command('generate')
     .description('sample tokens from a prior (or continue a prompt) and decode them to a WAV')

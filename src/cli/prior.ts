@@ -26,6 +26,7 @@ export interface PriorTrainCommandOptions extends GlobalOptions {
   dropout?: string;
   seed?: string;
   resume?: boolean;
+  init?: string;
 }
 
 /** vqcodec prior train --tokens DIR --out RUN */
@@ -49,7 +50,11 @@ export async function priorTrainCommand(options: PriorTrainCommandOptions): Prom
     lrDecayFrom: intOption('--lr-decay-from', options.lrDecayFrom),
     dropout: numberOption('--dropout', options.dropout) ?? d.dropout,
     seed: intOption('--seed', options.seed) ?? d.seed,
+    ...(options.init !== undefined ? { initFrom: options.init } : {}),
   };
+  const shapeFlags = (['codebooks', 'width', 'layers', 'heads', 'context'] as const).filter((k) => options[k] !== undefined);
+  if (options.init !== undefined && shapeFlags.length > 0) throw new VqcodecError(`--init takes the prior's own shape: leave out ${shapeFlags.map((k) => `--${k}`).join(', ')}`);
+  if (options.init !== undefined && options.resume) throw new VqcodecError('--init starts a new run: leave it out with --resume');
   if (trainOptions.dropout !== undefined && !(trainOptions.dropout >= 0 && trainOptions.dropout < 1)) throw new VqcodecError(`--dropout must be at least 0 and below 1 (got ${trainOptions.dropout})`);
   await startBackend(options);
   let bar = progressBar(1, '');

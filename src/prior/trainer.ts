@@ -22,7 +22,7 @@ import { RunLog, type SkipLog } from '../train/runLog.js';
 import { SkippedSteps } from '../train/skips.js';
 import { stridesOf, isMultiRate } from '../tokens/codeStrides.js';
 import { priorGrid, WindowSampler } from './data.js';
-import { savePrior, type PriorCodec } from './store.js';
+import { loadPrior, savePrior, type PriorCodec } from './store.js';
 import { checkPriorStrides, superFrameLayout } from './superFrames.js';
 import { TokenPrior, validatePriorConfig, type PriorConfig } from './transformer.js';
 
@@ -46,6 +46,11 @@ export interface PriorTrainOptions {
   /** Files held out for validation, chosen by a hash of their id. */
   validFraction: number;
   seed: number;
+  /**
+   * A saved prior (a directory) to start from, with its shape, on the tokens of `tokens` (fine-
+   * tuning, with a fresh optimizer): the cheap retrain when the codec changes a little.
+   */
+  initFrom?: string;
 }
 
 export const DEFAULT_PRIOR_OPTIONS: Omit<PriorTrainOptions, 'tokens' | 'outDir'> = {
@@ -145,6 +150,16 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
     opts = { ...savedOptions, steps: request.steps ?? savedOptions.steps, tokens: options.tokens, outDir: options.outDir };
     if ((saved.meta.codec as PriorCodec).fingerprint !== data.codec.fingerprint) throw new VqcodecError(`the run models codec ${(saved.meta.codec as PriorCodec).fingerprint}; ${options.tokens} holds tokens of ${data.codec.fingerprint}`);
   }
+  // A prior to start from gives the shape (its codec may differ: that is what fine-tuning is for).
+  const init = !saved && opts.initFrom !== undefined ? await loadPrior(opts.initFrom) : undefined;
+  if (init) {
+    const { codebookSize, numCodebooks, width, layers, heads, context } = init.prior.config;
+    if (codebookSize !== data.codebookSize) {
+      init.prior.dispose();
+      throw new VqcodecError(`the prior in ${opts.initFrom} models ${codebookSize} codes a codebook; ${options.tokens} holds codes of ${data.codebookSize}`);
+    }
+    opts = { ...opts, model: { numCodebooks, width, layers, heads, context } };
+  }
   const n = opts.model.numCodebooks;
   if (data.codebooks.some((c) => c < n)) throw new VqcodecError(`the prior models ${n} codebooks; some exported files have fewer`);
   // The strides of the codebooks modelled, recorded in the prior only for multi-rate codes.
@@ -160,6 +175,14 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
   const validGrids = grids.filter((_, i) => isValid[i]);
 
   const prior = new TokenPrior(config, opts.seed);
+  if (init) {
+    try {
+      checkPriorStrides(init.prior.config, strides);
+      prior.params.restore(init.prior.params.snapshot(), path.join(opts.initFrom!, 'weights.bin'));
+    } finally {
+      init.prior.dispose();
+    }
+  }
   const adam = new Adam({ learningRate: opts.learningRate, beta1: 0.9, beta2: 0.98, epsilon: 1e-9, clipNorm: opts.clipNorm });
   let random = new Random(opts.seed);
   let startStep = 0;
