@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
-import { makeConfig, PRESETS, splitQuantizerFields, type CodecConfig, type DecoderTrunkConfig, type DeepPartial, type QuantizerTraining } from '../model/config.js';
+import { makeConfig, PRESETS, splitQuantizerFields, type CodecConfig, type DecoderTrunkConfig, type IstftHeadConfig, type DeepPartial, type QuantizerTraining } from '../model/config.js';
 import { DEFAULT_TRAIN_OPTIONS, train, type TrainChanges, type TrainOptions } from '../train/trainer.js';
 import { intListOption, intOption, numberOption, startBackend, type GlobalOptions } from './common.js';
 import { LivePlot } from './livePlot.js';
@@ -35,6 +35,7 @@ export interface TrainCommandOptions extends GlobalOptions {
   init?: string;
   plot?: boolean;
   addDecoderTrunk?: string;
+  istftHead?: string;
   codeStrides?: string;
 }
 
@@ -104,6 +105,13 @@ function trunkOption(value: string): DecoderTrunkConfig {
   return { channels: Number(m[1]), blocks: Number(m[2]), kernelSize: 3 };
 }
 
+/** --istft-head 1280x512 (STFT window in samples × hidden channels). */
+function istftHeadOption(value: string): IstftHeadConfig {
+  const m = /^(\d+)x(\d+)$/.exec(value);
+  if (m === null) throw new VqcodecError(`--istft-head must be WINDOWxCHANNELS, e.g. 1280x512 (got '${value}')`);
+  return { window: Number(m[1]), channels: Number(m[2]) };
+}
+
 /** vqcodec train --data DIR --out RUN */
 export async function trainCommand(options: TrainCommandOptions): Promise<void> {
   const read = await readConfig(options);
@@ -135,8 +143,10 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     ...(options.init !== undefined ? { initFrom: options.init } : {}),
     ...(options.addDecoderTrunk !== undefined ? { addDecoderTrunk: trunkOption(options.addDecoderTrunk) } : {}),
     ...(codeStrides !== undefined && options.init !== undefined ? { recodeStrides: codeStrides } : {}),
+    ...(options.istftHead !== undefined ? { istftHead: istftHeadOption(options.istftHead) } : {}),
   };
   if (options.addDecoderTrunk !== undefined && options.init === undefined) throw new VqcodecError('--add-decoder-trunk grows the model of --init: give --init MODEL_DIR');
+  if (options.istftHead !== undefined && options.init === undefined) throw new VqcodecError('--istft-head changes the decoder of --init: give --init MODEL_DIR');
   if (options.init !== undefined && (options.config !== undefined || options.preset !== undefined)) throw new VqcodecError('--init takes the model\'s own config: leave out --config and --preset');
   // On --resume, only what was given explicitly replaces the run's saved options.
   const changed: TrainChanges = {};

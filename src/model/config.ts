@@ -100,6 +100,8 @@ export interface CodecConfig {
    * projection starts at zero, so adding it to a trained model leaves the model as it was.
    */
   decoderTrunk?: DecoderTrunkConfig;
+  /** When set, the decoder ends at the frame rate in an inverse STFT instead of upsampling stages. */
+  istftHead?: IstftHeadConfig;
   /** Width of the first encoder stage; doubles after each downsampling, up to maxChannels. */
   channels: number;
   maxChannels: number;
@@ -110,6 +112,19 @@ export interface CodecConfig {
   kernelSize: number;
   padding: Padding;
   quantizer: QuantizerConfig;
+}
+
+/**
+ * A decoder that ends at the frame rate (Vocos on EnCodec's tokens): a hidden layer of `channels`
+ * predicts one STFT frame per code frame (hop = samples per frame), inverted by overlap-add, in
+ * place of the upsampling stages.
+ */
+export interface IstftHeadConfig {
+  /** Hann window in samples: a multiple of the frame hop, with window − hop even. */
+  window: number;
+  channels: number;
+  /** What the spectrum layer predicts per bin, as SpectralConfig.head (default 'polar'). */
+  head?: 'polar' | 'cartesian';
 }
 
 export interface DecoderTrunkConfig {
@@ -146,6 +161,7 @@ export function makeConfig(overrides: DeepPartial<CodecConfig> = {}): CodecConfi
   if (overrides.quantizer?.codeStrides !== undefined) config.quantizer.codeStrides = [...overrides.quantizer.codeStrides] as number[];
   if (overrides.spectral !== undefined) config.spectral = { ...overrides.spectral } as SpectralConfig;
   if (overrides.decoderTrunk !== undefined) config.decoderTrunk = { ...overrides.decoderTrunk } as DecoderTrunkConfig;
+  if (overrides.istftHead !== undefined) config.istftHead = { ...overrides.istftHead } as IstftHeadConfig;
   validateConfig(config);
   return config;
 }
@@ -215,6 +231,18 @@ export function validateConfig(c: CodecConfig): void {
     if (!isPositiveInt(channels) || !isPositiveInt(blocks) || !isPositiveInt(kernelSize) || kernelSize % 2 === 0) {
       fail(`decoderTrunk needs positive integer channels and blocks and an odd kernelSize (got ${JSON.stringify(c.decoderTrunk)})`);
     }
+  }
+  if (c.istftHead !== undefined) {
+    const { window, channels, head } = c.istftHead;
+    const hop = hopLength(c);
+    if (c.spectral !== undefined) fail('istftHead and spectral are two different decoder ends: give one');
+    if (!isPositiveInt(channels)) fail(`istftHead channels must be a positive integer (got ${channels})`);
+    if (!isPositiveInt(window) || window % hop !== 0 || (window - hop) % 2 !== 0) {
+      fail(`istftHead window must be a multiple of the frame hop (${hop}) with window − hop even (got ${window})`);
+    }
+    if (window > MAX_SPECTRAL_WINDOW) fail(`istftHead window must be at most ${MAX_SPECTRAL_WINDOW} samples (got ${window})`);
+    if (c.padding !== 'same') fail("an istftHead needs padding 'same' (its STFT frames are centred)");
+    if (head !== undefined && head !== 'polar' && head !== 'cartesian') fail(`istftHead head must be 'polar' or 'cartesian' (got ${String(head)})`);
   }
   const q = c.quantizer;
   if (q === undefined || typeof q !== 'object') fail('quantizer settings are missing');

@@ -1,7 +1,7 @@
 /** What a training run is told: its options, their defaults and checks, the learning-rate schedule. */
 import { availableParallelism } from 'node:os';
 import { VqcodecError } from '../errors.js';
-import { DEFAULT_QUANTIZER_TRAINING, validateQuantizerTraining, type DecoderTrunkConfig, type QuantizerTraining } from '../model/config.js';
+import { DEFAULT_QUANTIZER_TRAINING, validateQuantizerTraining, type DecoderTrunkConfig, type IstftHeadConfig, type QuantizerTraining } from '../model/config.js';
 import type { LossWeights } from './lossTerms.js';
 
 export interface TrainOptions {
@@ -44,6 +44,12 @@ export interface TrainOptions {
    * model starts out decoding exactly as the saved one.
    */
   addDecoderTrunk?: DecoderTrunkConfig;
+  /**
+   * With initFrom: end the saved model's decoder at the frame rate in an inverse-STFT head
+   * (CodecConfig.istftHead), dropping its upsampling stages. The encoder, codebooks and the
+   * decoder's frame-rate layers keep their weights; the head starts fresh.
+   */
+  istftHead?: IstftHeadConfig;
   /**
    * With initFrom: make the saved model's codes multi-rate with these strides (one per codebook,
    * QuantizerConfig.codeStrides). The encoder and decoder keep their weights; the codebooks start

@@ -178,11 +178,15 @@ async function openRun(config: CodecConfig, options: TrainOptions, resume: boole
     const recode = o.recodeStrides;
     if (grow !== undefined && saved.config.decoderTrunk !== undefined) throw new VqcodecError(`${dir} already has a decoder trunk`);
     let config = grow === undefined ? saved.config : { ...saved.config, decoderTrunk: { ...grow } };
+    const head = o.istftHead;
+    if (head !== undefined && (saved.config.istftHead !== undefined || saved.config.spectral !== undefined)) throw new VqcodecError(`${dir} already ends in an inverse STFT`);
+    if (head !== undefined) config = { ...config, istftHead: { ...head } };
     if (recode !== undefined) config = { ...config, quantizer: { ...config.quantizer, codeStrides: [...recode] } };
     validateConfig(config);
     const model = new VqVae(config, o.seed, quantizer);
-    // Fresh: a grown trunk; with new strides, the codebooks (and their initialised flag, so k-means runs).
-    const isNew = (name: string) => (grow !== undefined && name.startsWith('decoder.trunk.')) || (recode !== undefined && name.startsWith('quantizer.'));
+    // Fresh: a grown trunk; a new head; with new strides, the codebooks (and their initialised flag, so k-means runs).
+    const isNew = (name: string) =>
+      (grow !== undefined && name.startsWith('decoder.trunk.')) || (head !== undefined && name.startsWith('decoder.head.')) || (recode !== undefined && name.startsWith('quantizer.'));
     try {
       model.loadArraysGrowing(saved.inferenceArrays(), dir, isNew);
     } finally {
