@@ -79,3 +79,23 @@ test('impossible iSTFT heads are refused in one line', () => {
   assert.throws(() => makeConfig({ ...BASE, istftHead: { window: 3 * hop, channels: 0 } }), /channels must be a positive integer/);
   assert.throws(() => makeConfig({ ...PRESETS.spectral, istftHead: { window: 960, channels: 8 } }), /two different decoder ends/);
 });
+
+test('decoder-only training (freezeEncoder) changes the decoder and leaves the encoder and codebooks exact', () => {
+  const config = makeConfig({ ...BASE, strides: [2, 4], istftHead: { window: 32, channels: 16 } });
+  const model = new VqVae(config, 6);
+  model.freezeEncoder();
+  const crop = 2048;
+  const batch = tf.tensor2d(speech.subarray(4000, 4000 + 2 * crop), [2, crop]);
+  const before = model.params.snapshot();
+  const optimizer = new Adam({ learningRate: 3e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, clipNorm: 1 });
+  const random = new Random(1);
+  for (let i = 0; i < 5; i++) trainStep({ model, optimizer, losses: { weights: { waveform: 1, stft: 1, vq: 1 }, stftWindows: [64] }, random: random.next }, batch, 3);
+  const after = model.params.snapshot();
+  for (const name of Object.keys(before)) {
+    const same = before[name].data.every((v, i) => v === after[name].data[i]);
+    if (name.startsWith('decoder.')) assert.ok(!name.endsWith('.w') || !same, `${name} trains`);
+    else assert.ok(same, `${name} stays as it was`);
+  }
+  batch.dispose();
+  model.dispose();
+});

@@ -36,6 +36,7 @@ export interface TrainCommandOptions extends GlobalOptions {
   plot?: boolean;
   addDecoderTrunk?: string;
   istftHead?: string;
+  decoderOnly?: boolean;
   codeStrides?: string;
 }
 
@@ -144,8 +145,10 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     ...(options.addDecoderTrunk !== undefined ? { addDecoderTrunk: trunkOption(options.addDecoderTrunk) } : {}),
     ...(codeStrides !== undefined && options.init !== undefined ? { recodeStrides: codeStrides } : {}),
     ...(options.istftHead !== undefined ? { istftHead: istftHeadOption(options.istftHead) } : {}),
+    ...(options.decoderOnly === true ? { decoderOnly: true } : {}),
   };
   if (options.addDecoderTrunk !== undefined && options.init === undefined) throw new VqcodecError('--add-decoder-trunk grows the model of --init: give --init MODEL_DIR');
+  if (options.decoderOnly === true && options.resume) throw new VqcodecError('--decoder-only shapes a new run (a resumed run keeps its own): leave it out with --resume');
   if (options.istftHead !== undefined && options.init === undefined) throw new VqcodecError('--istft-head changes the decoder of --init: give --init MODEL_DIR');
   if (options.init !== undefined && (options.config !== undefined || options.preset !== undefined)) throw new VqcodecError('--init takes the model\'s own config: leave out --config and --preset');
   // On --resume, only what was given explicitly replaces the run's saved options.

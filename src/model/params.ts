@@ -75,6 +75,11 @@ export class ParamStore {
     return v;
   }
 
+  /** Stops the variables whose names pass `which` from training (the optimizer no longer sees them). */
+  freeze(which: (name: string) => boolean): void {
+    for (const name of [...this.trainable]) if (which(name)) this.trainable.delete(name);
+  }
+
   names(): string[] {
     return [...this.vars.keys()];
   }

@@ -39,6 +39,8 @@ export class VqVae {
    * file's config with them (so such models keep their fingerprints).
    */
   identity: object;
+  /** Set by freezeEncoder: only the decoder trains, so the codes of any audio stay as they are. */
+  encoderFrozen = false;
 
   /** `budget` caps the parameters' values (a model built to load a weights file: see ParamBudget). */
   constructor(readonly config: CodecConfig, seed = 1, training: Partial<QuantizerTraining> = {}, budget?: ParamBudget) {
@@ -103,6 +105,15 @@ export class VqVae {
     const absent = this.params.restore(arrays, what, (name) => isNew(name) || ResidualVectorQuantizer.isTrainingState(name));
     // Inference weights carry no EMA statistics: start them from the loaded codebooks.
     if (absent.some(ResidualVectorQuantizer.isTrainingState)) this.quantizer.resetStatistics();
+  }
+
+  /**
+   * Trains the decoder alone (as Vocos trains on EnCodec's frozen codes): the encoder takes no
+   * gradients and the codebooks no EMA updates or restarts.
+   */
+  freezeEncoder(): void {
+    this.params.freeze((name) => !name.startsWith('decoder.'));
+    this.encoderFrozen = true;
   }
 
   /** Forward multiply-adds per audio sample (encoder + decoder; the quantizer is negligible). */

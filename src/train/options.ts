@@ -50,6 +50,8 @@ export interface TrainOptions {
    * decoder's frame-rate layers keep their weights; the head starts fresh.
    */
   istftHead?: IstftHeadConfig;
+  /** Train the decoder alone: the encoder and codebooks keep their weights, so the codes stay as they are. */
+  decoderOnly?: boolean;
   /**
    * With initFrom: make the saved model's codes multi-rate with these strides (one per codebook,
    * QuantizerConfig.codeStrides). The encoder and decoder keep their weights; the codebooks start

@@ -137,7 +137,7 @@ export class DataParallel {
   static async start(model: VqVae, replicas: number, backend: string, discriminator?: DiscriminatorShape): Promise<DataParallel> {
     const workers: Worker[] = [];
     for (let i = 1; i < replicas; i++) {
-      const worker = new Worker(workerScript(), { workerData: { config: model.config as CodecConfig, training: model.training, backend, discriminator } });
+      const worker = new Worker(workerScript(), { workerData: { config: model.config as CodecConfig, training: model.training, backend, discriminator, encoderFrozen: model.encoderFrozen } });
       await new Promise<void>((resolve, reject) => {
         worker.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
         worker.once('error', reject);

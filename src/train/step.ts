@@ -174,7 +174,8 @@ export function applyGradients(
   }
   if (discriminator) adversary.optimizer.apply(adversary.discriminator.params.trainableVariables(), discriminatorGrads, discNorm).dispose();
   optimizer.apply(model.params.trainableVariables(), grads, norm).dispose();
-  const counts = model.quantizer.applyStatistics(stats, recent, ctx.random);
+  // A frozen encoder's codebooks stay as they are: the counts only feed the usage figures.
+  const counts = model.encoderFrozen ? stats.counts.map((c) => Int32Array.from(c)) : model.quantizer.applyStatistics(stats, recent, ctx.random);
   return { gradNorm, counts };
 }
 
@@ -183,7 +184,7 @@ export function applyGradients(
  * on encoder outputs that hold a NaN or infinity (that step is skipped, the next one initialises).
  */
 export function initQuantizerIfNeeded(model: VqVae, batch: tf.Tensor2D, random: () => number): void {
-  if (!model.quantizer.needsInit()) return;
+  if (model.encoderFrozen || !model.quantizer.needsInit()) return;
   tf.tidy(() => {
     const { z, frames } = model.latents(batch);
     const values = z.dataSync();

@@ -60,6 +60,7 @@ export async function train(config: CodecConfig, options: TrainOptions, resume: 
   const runLog = new RunLog(options.outDir);
   const run = await openRun(config, options, resume, runLog, changed);
   const { model, adam, random, options: opts } = run;
+  if (opts.decoderOnly === true) model.freezeEncoder();
   // Temp files of a process killed mid-write (its checkpoint, log or model is whole: the rename never happened).
   for (const dir of [options.outDir, path.join(options.outDir, 'model')]) await removeStaleTempFiles(dir);
   await writeFileAtomic(path.join(options.outDir, 'train.json'), JSON.stringify({ config: model.config, options: opts }, null, 2) + '\n');

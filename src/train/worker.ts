@@ -9,12 +9,19 @@ import { flattenGradients, replicaParameterNames, unpackWeights, type ShardReply
 import { computeGradients } from './step.js';
 
 const port = parentPort!;
-const { config, training, backend, discriminator: discriminatorShape } = workerData as { config: CodecConfig; training: QuantizerTraining; backend: string; discriminator?: DiscriminatorShape };
+const { config, training, backend, discriminator: discriminatorShape, encoderFrozen } = workerData as {
+  config: CodecConfig;
+  training: QuantizerTraining;
+  backend: string;
+  discriminator?: DiscriminatorShape;
+  encoderFrozen: boolean;
+};
 
 try {
   await initBackend(backend);
   // The quantizer's training settings decide which of its variables take gradients (EMA or codebook loss).
   const model = new VqVae(config, 1, training);
+  if (encoderFrozen) model.freezeEncoder();
   const names = replicaParameterNames(model);
   // GAN training: a discriminator whose weights arrive with every request.
   const discriminator = discriminatorShape ? new SpectrogramDiscriminator(1, discriminatorShape) : undefined;
