@@ -45,6 +45,7 @@ export interface CodecFileNames {
   config?: string;
   weights?: string;
   contextModel?: string;
+  training?: string;
 }
 
 export class Codec {

@@ -174,7 +174,7 @@ test('an impossible chunk size throws VqcodecError', () => {
 test('save → load round-trip keeps the fingerprint and the codes', async () => {
   const dir = await tmpDir();
   await codec.save(dir);
-  assert.deepEqual((await fs.readdir(dir)).sort(), ['config.json', 'weights.bin'], 'no temp files left behind');
+  assert.deepEqual((await fs.readdir(dir)).sort(), ['config.json', 'training.json', 'weights.bin'], 'no temp files left behind');
   const loaded = await Codec.load(dir);
   try {
     assert.equal(loaded.fingerprint, codec.fingerprint);

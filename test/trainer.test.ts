@@ -13,7 +13,7 @@ import { VqcodecError } from '../src/errors.js';
 import { plotTrainingLog } from '../src/eval/plot.js';
 import { readBundle, writeBundle } from '../src/io/bundleFs.js';
 import { fingerprintOf } from '../src/io/modelFormat.js';
-import { withoutTrainingState } from '../src/model/vqvae.js';
+import { VqVae, withoutTrainingState } from '../src/model/vqvae.js';
 import { exportCheckpoint } from '../src/train/trainer.js';
 import { hopLength, makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
 import type { NamedArrays } from '../src/model/params.js';
@@ -103,7 +103,7 @@ test('a 4-step run writes log.jsonl, checkpoint.bin, train.json and a loadable m
   const files = (await fs.readdir(runA)).sort();
   for (const f of ['checkpoint.bin', 'log.jsonl', 'model', 'train.json']) assert.ok(files.includes(f), `${f} in ${files}`);
   assert.ok(!files.some((f) => f.endsWith('.tmp')), `no temp files: ${files}`);
-  assert.deepEqual((await fs.readdir(path.join(runA, 'model'))).sort(), ['config.json', 'weights.bin']);
+  assert.deepEqual((await fs.readdir(path.join(runA, 'model'))).sort(), ['config.json', 'training.json', 'weights.bin']);
 
   const log = await readLog(runA);
   const steps = trainEntries(log);
@@ -362,4 +362,43 @@ test('a checkpoint from before the split (training settings in its config) resum
   assert.equal(saved.options.quantizer.restart, 'split', 'the settings come from the old config');
   assert.equal(saved.options.quantizer.deadCodeThreshold, 0.3);
   assert.deepEqual(Object.keys(saved.config.quantizer).sort(), ['codebookSize', 'dim', 'numCodebooks']);
+});
+
+test('a saved model keeps how its quantizer trained (training.json), and train --init carries it unless flags say otherwise', async () => {
+  const source = path.join(root, 'split-model');
+  const made = Codec.fromModel(new VqVae(CONFIG, 2, { restart: 'split', deadCodeThreshold: 0.05 }));
+  await made.save(source);
+  const loaded = await Codec.load(source);
+  assert.equal(loaded.fingerprint, made.fingerprint, 'training.json is not part of the model');
+  assert.equal(loaded.model.training.restart, 'split');
+  const carried = async (run: string) => JSON.parse(await fs.readFile(path.join(run, 'train.json'), 'utf8')).options.quantizer;
+  const runC = path.join(root, 'init-carries');
+  (await train(CONFIG, options(runC, { steps: 1, initFrom: source }), false)).dispose();
+  assert.deepEqual([(await carried(runC)).restart, (await carried(runC)).deadCodeThreshold], ['split', 0.05]);
+  const runF = path.join(root, 'init-flags');
+  (await train(CONFIG, options(runF, { steps: 1, initFrom: source }), false, {}, { quantizer: { deadCodeThreshold: 0.2 } })).dispose();
+  assert.deepEqual([(await carried(runF)).restart, (await carried(runF)).deadCodeThreshold], ['split', 0.2]);
+  // A broken training.json is one line naming the file.
+  await fs.writeFile(path.join(source, 'training.json'), '{"quantizer": {"dim": 4}}');
+  await assert.rejects(Codec.load(source), isVqcodecError(/training\.json: quantizer\.dim is not a quantizer training setting/));
+  made.dispose();
+  loaded.dispose();
+});
+
+test('train --init DIR --istft-head --decoder-only: the decoder ends in an iSTFT and trains; the encoder and codebooks do not move', async () => {
+  const source = path.join(root, 'runA', 'model');
+  const run = path.join(root, 'istft-decoder-only');
+  const head = { window: 4 * hopLength(CONFIG), channels: 8 };
+  const trained = await train(CONFIG, options(run, { steps: 2, initFrom: source, istftHead: head, decoderOnly: true }), false);
+  const base = await Codec.load(source);
+  try {
+    assert.deepEqual(trained.config.istftHead, head);
+    const before = base.model.inferenceArrays();
+    const after = trained.model.inferenceArrays();
+    for (const name of Object.keys(after).filter((n) => !n.startsWith('decoder.'))) assert.deepEqual(after[name]!.data, before[name]!.data, `${name} is frozen`);
+    assert.ok(Object.keys(after).some((n) => n.startsWith('decoder.head.')));
+  } finally {
+    trained.dispose();
+    base.dispose();
+  }
 });

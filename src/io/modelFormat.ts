@@ -5,7 +5,7 @@
  * it too; a model directory on disk is ./modelStore.ts.
  */
 import { VqcodecError } from '../errors.js';
-import { splitStoredConfig } from '../model/config.js';
+import { splitQuantizerFields, splitStoredConfig, type QuantizerTraining } from '../model/config.js';
 import type { NamedArrays } from '../model/params.js';
 import { VqVae, withoutTrainingState } from '../model/vqvae.js';
 import { bundleValues, decodeBundle, requireFinite } from './bundle.js';
@@ -14,6 +14,11 @@ import { Sha256 } from './sha256.js';
 
 /** The context model's file in a model folder (optional: without it, token files are bit-packed). */
 export const CONTEXT_MODEL_FILE = 'context-model.bin';
+/**
+ * How the model's quantizer was trained (optional; not part of the model or its fingerprint):
+ * `train --init` carries these settings into the new run.
+ */
+export const TRAINING_FILE = 'training.json';
 
 /** A model read from its files and its fingerprint. */
 export interface LoadedModel {
@@ -25,12 +30,15 @@ export interface LoadedModel {
 export interface ModelFiles {
   config: string | Uint8Array;
   weights: Uint8Array;
+  /** training.json, when the folder has one. */
+  training?: string | Uint8Array;
 }
 
 /** Names of the files in error messages (default: config.json and weights.bin). */
 export interface ModelFileNames {
   config?: string;
   weights?: string;
+  training?: string;
 }
 
 /** Builds the model of `files`; anything broken is a one-line VqcodecError naming the file. */
@@ -38,7 +46,8 @@ export function modelFromFiles(files: ModelFiles, names: ModelFileNames = {}): L
   const configName = names.config ?? 'config.json';
   const weightsName = names.weights ?? 'weights.bin';
   const stored = parseConfig(typeof files.config === 'string' ? files.config : new TextDecoder().decode(files.config), configName);
-  const { config, training } = splitStoredConfig(stored);
+  const { config, training: storedTraining } = splitStoredConfig(stored);
+  const training = { ...storedTraining, ...(files.training === undefined ? {} : parseTraining(files.training, names.training ?? TRAINING_FILE)) };
   const bundle = decodeBundle(files.weights, weightsName);
   requireFinite(bundle.arrays, weightsName, 'refusing to load');
   // Training statistics (absent from shipped weights) add at most twice the codebooks' values,
@@ -52,6 +61,22 @@ export function modelFromFiles(files: ModelFiles, names: ModelFileNames = {}): L
     throw new VqcodecError((err as Error).message);
   }
   return { model, fingerprint: fingerprintOf(stored, withoutTrainingState(bundle.arrays)) };
+}
+
+/** training.json → the quantizer training settings it holds (VqVae checks their values). */
+function parseTraining(bytes: string | Uint8Array, name: string): Partial<QuantizerTraining> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof bytes === 'string' ? bytes : new TextDecoder().decode(bytes));
+  } catch {
+    throw new VqcodecError(`${name} is not valid JSON`);
+  }
+  const quantizer = (parsed as { quantizer?: unknown } | null)?.quantizer;
+  if (quantizer === null || typeof quantizer !== 'object' || Array.isArray(quantizer)) throw new VqcodecError(`${name} needs a "quantizer" object`);
+  const { shape, training } = splitQuantizerFields(quantizer);
+  const stray = Object.keys(shape)[0];
+  if (stray !== undefined) throw new VqcodecError(`${name}: quantizer.${stray} is not a quantizer training setting`);
+  return training;
 }
 
 /** config.json as written (checked by splitStoredConfig). */

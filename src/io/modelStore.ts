@@ -10,7 +10,7 @@ import type { VqVae } from '../model/vqvae.js';
 import { writeFileAtomic } from './atomic.js';
 import { requireFinite, type Precision } from './bundle.js';
 import { writeBundle } from './bundleFs.js';
-import { CONTEXT_MODEL_FILE, isHalfExact } from './modelFormat.js';
+import { CONTEXT_MODEL_FILE, isHalfExact, TRAINING_FILE } from './modelFormat.js';
 import type { CodecFileNames, CodecFiles } from '../codec.js';
 
 /**
@@ -18,7 +18,7 @@ import type { CodecFileNames, CodecFiles } from '../codec.js';
  * anything missing or unreadable is a one-line VqcodecError.
  */
 export async function readCodecFiles(dir: string): Promise<{ files: CodecFiles; names: CodecFileNames }> {
-  const names = { config: path.join(dir, 'config.json'), weights: path.join(dir, 'weights.bin'), contextModel: path.join(dir, CONTEXT_MODEL_FILE) };
+  const names = { config: path.join(dir, 'config.json'), weights: path.join(dir, 'weights.bin'), contextModel: path.join(dir, CONTEXT_MODEL_FILE), training: path.join(dir, TRAINING_FILE) };
   const config = await fs.readFile(names.config, 'utf8').catch(() => {
     throw new VqcodecError(`no model at ${dir} (expected config.json and weights.bin)`);
   });
@@ -29,7 +29,11 @@ export async function readCodecFiles(dir: string): Promise<{ files: CodecFiles; 
     if (err.code === 'ENOENT') return undefined;
     throw new VqcodecError(`cannot read ${names.contextModel}: ${err.code ?? err.message}`);
   });
-  return { files: { config, weights, ...(contextModel === undefined ? {} : { contextModel }) }, names };
+  const training = await fs.readFile(names.training, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new VqcodecError(`cannot read ${names.training}: ${err.code ?? err.message}`);
+  });
+  return { files: { config, weights, ...(contextModel === undefined ? {} : { contextModel }), ...(training === undefined ? {} : { training }) }, names };
 }
 
 /**
@@ -47,5 +51,6 @@ export async function saveModel(dir: string, model: VqVae, fingerprint: string, 
   }
   await fs.mkdir(dir, { recursive: true });
   await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(model.identity, null, 2) + '\n');
+  await writeFileAtomic(path.join(dir, TRAINING_FILE), JSON.stringify({ quantizer: model.training }, null, 2) + '\n');
   await writeBundle(path.join(dir, 'weights.bin'), { meta: { format: 'vqcodec-weights', version: 1, fingerprint }, arrays }, precision);
 }

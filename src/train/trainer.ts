@@ -11,7 +11,7 @@ import { backendName } from '../backend.js';
 import { Codec } from '../codec.js';
 import { VqcodecError } from '../errors.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../io/atomic.js';
-import { splitStoredConfig, validateConfig, type CodecConfig } from '../model/config.js';
+import { validateConfig, type CodecConfig } from '../model/config.js';
 import { VqVae } from '../model/vqvae.js';
 import { evaluateClip, summarize, UsageCounter } from '../eval/evaluate.js';
 import { CHECKPOINT_FILE, codecOptimizer, loadCheckpoint, makeAdversary, saveCheckpoint, type RunState } from './checkpoint.js';
@@ -171,8 +171,8 @@ async function openRun(config: CodecConfig, options: TrainOptions, resume: boole
 
   async function runFromDirectory(dir: string, o: TrainOptions, given: TrainChanges): Promise<{ model: VqVae; options: TrainOptions }> {
     const saved = (await Codec.load(dir)).model;
-    // A directory from before the split carries the settings it was trained with: they come next after the defaults.
-    const quantizer = { ...o.quantizer, ...splitStoredConfig(saved.identity).training, ...given.quantizer };
+    // The settings the model was trained with (its training.json, or an older config.json's), then the flags given.
+    const quantizer = { ...o.quantizer, ...saved.training, ...given.quantizer };
     const withSettings = { ...o, quantizer };
     validateTrainOptions(withSettings);
     const grow = o.addDecoderTrunk;
