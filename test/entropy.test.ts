@@ -251,6 +251,28 @@ test('prior-coded token files round-trip (prior codebooks in delay order, the re
   assertOneLine(() => decodeTokenFile(bytes, 'p.vqt', { ...models, prior: { ...models.prior!, fingerprint: '0000000000000000' } }), /coded with prior feedfacecafebeef, not 0000000000000000/);
 });
 
+test('a file of the prior\'s codebooks only is coded by the prior alone (coding 4): no context model named, 4 header bytes fewer', () => {
+  const tokens = tokensOf(markovCodes(30, 2, 16, 3), 2, 16);
+  const alone = encodeTokenFile(tokens, { coding: 'prior', models });
+  assert.equal(alone[5], 4);
+  const info = inspectTokenFile(alone);
+  assert.equal(info.coding.contextModelId, undefined);
+  assert.equal(info.coding.priorFingerprint, 'feedfacecafebeef');
+  // It needs no context model to decode.
+  assert.deepEqual(decodeTokenFile(alone, 'alone.vqt', { prior: models.prior }), tokens);
+  assert.deepEqual(decodeTokenFile(alone, 'alone.vqt', models), tokens);
+  // Its payload is the prior's own cost, and its header the mixed file's less the context model's 4-byte id.
+  const bits = payloadBits({ coding: 'prior' }, tokens, models, tokens.codes).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(info.payloadOffset + Math.ceil(bits / 8) + 4 - alone.length) <= 3, `${alone.length} bytes for ${bits.toFixed(0)} bits after ${info.payloadOffset}`);
+  const wider = encodeTokenFile(tokensOf(markovCodes(30, 3, 16, 3), 3, 16), { coding: 'prior', models });
+  assert.equal(wider[5], 3, 'a codebook beyond the prior\'s: the mixture with the context model');
+  assert.equal(inspectTokenFile(wider).payloadOffset, info.payloadOffset + 4);
+  // A corrupted coding byte is caught (the CRC covers the header).
+  const bad = alone.slice();
+  bad[5] = 3;
+  assertOneLine(() => decodeTokenFile(bad, 'bad.vqt', models), /corrupt|CRC|checksum/i);
+});
+
 test('prior-coded files mix prior and context model (coding 3); files from before the mixture (coding 2) still decode', async () => {
   // Written by the coder of commit 7aaec69 (before the mixture) from these models and codes.
   const legacy = new Uint8Array(await fs.readFile(new URL('../../test/fixtures/prior-coded-before-mixture.vqt', import.meta.url)));

@@ -142,7 +142,9 @@ export async function entropyMeasureCommand(options: EntropyMeasureOptions): Pro
   for (const row of perCodebook) {
     console.log(`codebook ${String(row.codebook).padEnd(8)} ${bitModels.map((m) => fixed((row as Record<string, number>)[m.name]!, 3).padStart(9)).join('')}  ${fixed(row.unigramEntropy, 3).padStart(9)}`);
   }
-  if (models.prior !== undefined) console.log(`(mixed: the prior's codebooks under prior and context model mixed ${PRIOR_MIX_WEIGHT} : ${1 - PRIOR_MIX_WEIGHT}, as prior-coded files are)`);
+  if (models.prior !== undefined) {
+    console.log(`(mixed: the prior's codebooks under prior and context model mixed ${PRIOR_MIX_WEIGHT} : ${1 - PRIOR_MIX_WEIGHT}, as prior-coded files with codebooks beyond the prior's are; files of the prior's codebooks only use the prior alone)`);
+  }
   console.log(`\nfiles at ${n} codebooks (headers included)`);
   for (const c of costs) {
     console.log(`${c.coding.padEnd(8)} ${String(c.bytes).padStart(10)} bytes  ${fixed(c.kbps, 3)} kbps  ${(c.saving * 100).toFixed(1).padStart(5)} % smaller  decode ${fixed(c.decodeMsPerSecond, 2)} ms per s of audio`);

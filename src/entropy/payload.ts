@@ -6,11 +6,13 @@
  * - 'context': frame-major, every code under the context model (./contextModel.ts).
  * - 'prior': the prior's codebooks in its delay-pattern order (step s holds codebook q of frame
  *   s − q, all of them predicted at once from the steps before), and each frame's remaining
- *   codebooks under the context model as soon as the frame's prior codebooks are known. The
- *   prior's codebooks are coded under an even mixture of the prior's probabilities and the
- *   context model's (PRIOR_MIX_WEIGHT): the two are wrong in different places, and the mixture
- *   costs fewer bits than either. Files from before the mixture (priorWeight 1) hold the prior's
- *   probabilities alone and still decode.
+ *   codebooks under the context model as soon as the frame's prior codebooks are known. When
+ *   the file has codebooks beyond the prior's, the prior's codebooks are coded under an even
+ *   mixture of the prior's probabilities and the context model's (PRIOR_MIX_WEIGHT). When the
+ *   prior covers every codebook of the file, its probabilities are used alone and the file names
+ *   no context model: with the shipped prior that costs fewer bits than the mixture, and the
+ *   header is 4 bytes shorter. Files from before the mixture (priorWeight 1 with a context
+ *   model) still decode.
  *
  * Multi-rate codes (tokens/codeStrides.ts) store one code per window: encoders take dense
  * frames and skip the repeats, decoders hand out dense frames, and the payload holds the
@@ -48,7 +50,7 @@ export interface EntropyModels {
 /** What a file's payload was coded with, as its header records it. */
 export interface PayloadCoding {
   coding: TokenCoding;
-  /** ContextModel.id, for 'context' and 'prior'. */
+  /** ContextModel.id, for 'context', and for 'prior' unless the prior codes every codebook alone. */
   contextModelId?: number;
   /** The prior's fingerprint, for 'prior'. */
   priorFingerprint?: string;
@@ -74,12 +76,13 @@ interface Shape {
 /** Checks that `models` hold what `coding` needs for codes of this shape; returns the header's record of it. */
 export function payloadCoding(coding: TokenCoding, shape: Shape, models: EntropyModels): PayloadCoding {
   if (coding === 'none') return { coding };
-  const context = needContext(models, shape, 'coding');
-  if (coding === 'context') return { coding, contextModelId: context.id };
+  if (coding === 'context') return { coding, contextModelId: needContext(models, shape, 'coding').id };
   check(!isMultiRate(shape.codeStrides), NO_MULTI_RATE_PRIOR);
   const prior = models.prior;
   if (prior === undefined) throw new VqcodecError('--entropy prior needs a prior (--prior DIR)');
   check(prior.predictor.codebookSize === shape.codebookSize, `the prior models ${prior.predictor.codebookSize} codes per codebook; these tokens have ${shape.codebookSize}`);
+  if (shape.numCodebooks <= prior.predictor.numCodebooks) return { coding, priorFingerprint: prior.fingerprint };
+  const context = needContext(models, shape, 'coding');
   return { coding, contextModelId: context.id, priorFingerprint: prior.fingerprint, priorWeight: PRIOR_MIX_WEIGHT };
 }
 
@@ -96,6 +99,17 @@ function needContext(models: EntropyModels, shape: Shape, what: string): Context
 /** Checks that `models` are the ones a file's header names, with a message naming both. */
 export function checkModelsFor(recorded: PayloadCoding, shape: Shape, models: EntropyModels, name: string): void {
   if (recorded.coding === 'none') return;
+  if (recorded.contextModelId !== undefined) checkContextFor(recorded, shape, models, name);
+  if (recorded.coding === 'prior') {
+    const prior = models.prior;
+    if (prior === undefined) throw new VqcodecError(`${name} is coded with prior ${recorded.priorFingerprint}: pass it with --prior DIR`);
+    check(prior.fingerprint === recorded.priorFingerprint, `${name} was coded with prior ${recorded.priorFingerprint}, not ${prior.fingerprint}`);
+    check(prior.predictor.codebookSize === shape.codebookSize, `the prior models ${prior.predictor.codebookSize} codes per codebook; ${name} has ${shape.codebookSize}`);
+    if (recorded.contextModelId === undefined) check(prior.predictor.numCodebooks >= shape.numCodebooks, `${name} has ${shape.numCodebooks} codebooks, more than its prior's ${prior.predictor.numCodebooks}`);
+  }
+}
+
+function checkContextFor(recorded: PayloadCoding, shape: Shape, models: EntropyModels, name: string): void {
   const context = models.context;
   if (context === undefined) throw new VqcodecError(`${name} is entropy-coded with a context model; load the codec it was made with (its folder holds context-model.bin)`);
   check(
@@ -103,11 +117,6 @@ export function checkModelsFor(recorded: PayloadCoding, shape: Shape, models: En
     `${name} was coded with context model ${hex8(recorded.contextModelId ?? 0)}, but this codec's is ${hex8(context.id)}`,
   );
   needContext(models, shape, 'decoding');
-  if (recorded.coding === 'prior') {
-    const prior = models.prior;
-    if (prior === undefined) throw new VqcodecError(`${name} is coded with prior ${recorded.priorFingerprint}: pass it with --prior DIR`);
-    check(prior.fingerprint === recorded.priorFingerprint, `${name} was coded with prior ${recorded.priorFingerprint}, not ${prior.fingerprint}`);
-  }
 }
 
 function hex8(n: number): string {
@@ -143,7 +152,7 @@ export function payloadEncoder(recorded: PayloadCoding, shape: Shape, models: En
       finish: () => packer.finish(),
     };
   }
-  const coder = new FrameCoder(stridesOf(shape), models.context!, models.prior?.predictor, recorded.coding === 'prior', recorded.priorWeight);
+  const coder = new FrameCoder(stridesOf(shape), models.context, models.prior?.predictor, recorded.coding === 'prior', recorded.priorWeight);
   return {
     push(codes) {
       coder.encodeFrames(codes);
@@ -161,7 +170,7 @@ export function payloadBits(recorded: PayloadCoding, shape: Shape, models: Entro
   const strides = stridesOf(shape);
   if (recorded.coding === 'none') return Float64Array.from(strides, (s) => storedFrames(shape.frames, s) * bitsPerCode(shape.codebookSize));
   const bits = new Float64Array(shape.numCodebooks);
-  const coder = new FrameCoder(strides, models.context!, models.prior?.predictor, recorded.coding === 'prior', recorded.priorWeight, (q, table, s) => {
+  const coder = new FrameCoder(strides, models.context, models.prior?.predictor, recorded.coding === 'prior', recorded.priorWeight, (q, table, s) => {
     bits[q]! += Math.log2(table.total / table.freq[s]!);
   });
   coder.encodeFrames(codes);
@@ -195,7 +204,7 @@ export function payloadDecoder(recorded: PayloadCoding, shape: Shape, models: En
       },
     };
   }
-  const coder = new FrameCoder(strides, models.context!, models.prior?.predictor, recorded.coding === 'prior', recorded.priorWeight);
+  const coder = new FrameCoder(strides, models.context, models.prior?.predictor, recorded.coding === 'prior', recorded.priorWeight);
   coder.startDecoding(payload, shape.frames, name);
   return { next: (frames) => coder.decodeFrames(frames) };
 }
@@ -221,7 +230,8 @@ class FrameCoder {
 
   constructor(
     private readonly strides: readonly number[],
-    private readonly context: ContextModel,
+    /** Absent only when the prior codes every codebook, unmixed. */
+    private readonly context: ContextModel | undefined,
     private readonly prior: StepPredictor | undefined,
     usePrior: boolean,
     /** The prior's weight in its mixture with the context model (PayloadCoding.priorWeight). */
@@ -232,7 +242,8 @@ class FrameCoder {
     check(!(usePrior && isMultiRate(strides)), NO_MULTI_RATE_PRIOR);
     this.Q = strides.length;
     this.Qp = usePrior && prior !== undefined ? Math.min(prior.numCodebooks, this.Q) : 0;
-    this.pad = context.codebookSize;
+    check(context !== undefined || (this.Qp === this.Q && priorWeight === 1), 'a coding without a context model needs the prior to code every codebook alone');
+    this.pad = context?.codebookSize ?? prior!.codebookSize;
     if (this.Qp > 0) this.prior!.reset();
   }
 
@@ -318,7 +329,7 @@ class FrameCoder {
   private mixture(prior: Float64Array, q: number, t: number, frame: Int32Array): Float64Array {
     // Frame t − 1 is open still, or the last one retired (when q is the prior's last codebook).
     const before = t === 0 ? undefined : t - 1 >= this.base ? this.window[t - 1 - this.base] : this.previous;
-    const table = this.context.table(q, before?.[q] ?? -1, q > 0 ? frame[q - 1]! : -1);
+    const table = this.context!.table(q, before?.[q] ?? -1, q > 0 ? frame[q - 1]! : -1);
     const w = this.priorWeight;
     const mixed = new Float64Array(prior.length);
     for (let k = 0; k < prior.length; k++) mixed[k] = w * prior[k]! + (1 - w) * (table.freq[k]! / table.total);
@@ -333,7 +344,7 @@ class FrameCoder {
         frame[q] = this.previous![q]!; // frame 0 stores every codebook
         continue;
       }
-      const table = this.context.table(q, this.previous?.[q] ?? -1, q > 0 ? frame[q - 1]! : -1);
+      const table = this.context!.table(q, this.previous?.[q] ?? -1, q > 0 ? frame[q - 1]! : -1);
       frame[q] = this.code(q, table, decoding, frame[q]!);
     }
     this.previous = frame;

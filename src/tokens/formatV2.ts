@@ -6,7 +6,8 @@
  *   magic "VQTK"          4
  *   version (2)           1
  *   coding                1      0 bit-packed, 1 context model, 2 prior (+ context model),
- *                                3 prior mixed with the context model (written since; 2 is read)
+ *                                3 prior mixed with the context model (written since; 2 is read),
+ *                                4 prior alone (the prior codes every codebook of the file)
  *   model fingerprint     8
  *   sample rate, Hz       varint
  *   hop, samples/frame    varint
@@ -15,7 +16,7 @@
  *   frames F              varint (< 2^32)
  *   padding               varint F·hop − original length (< hop)
  *   context model id      4      coding 1, 2 and 3: ContextModel.id (u32)
- *   prior fingerprint     8      coding 2 and 3
+ *   prior fingerprint     8      coding 2, 3 and 4
  *   payload               bit-packed: ceil(F·Q·ceil(log2 K)/8) bytes; range-coded: the rest
  *   CRC-32                4      of every byte before it
  *
@@ -36,9 +37,15 @@ import { MAGIC, TRAILER_BYTES, checkTokenHeader, fingerprintBytes, fingerprintHe
 export const VERSION_2 = 2;
 /** The coding byte of prior-coded files whose prior codebooks mix prior and context model. */
 const CODING_PRIOR_MIXED = 3;
+/** The coding byte of files whose every codebook the prior codes alone (no context model). */
+const CODING_PRIOR_ALONE = 4;
 
-/** The header's coding byte: TOKEN_CODINGS' index, but CODING_PRIOR_MIXED for a mixing prior. */
+/** The header's coding byte: TOKEN_CODINGS' index, but CODING_PRIOR_MIXED for a mixing prior and CODING_PRIOR_ALONE for a prior without a context model. */
 function codingByte(coding: PayloadCoding): number {
+  if (coding.coding === 'prior' && coding.contextModelId === undefined) {
+    check((coding.priorWeight ?? 1) === 1, 'a prior without a context model codes alone (prior weight 1)');
+    return CODING_PRIOR_ALONE;
+  }
   if (coding.coding !== 'prior' || (coding.priorWeight ?? 1) === 1) return TOKEN_CODINGS.indexOf(coding.coding);
   check(coding.priorWeight === PRIOR_MIX_WEIGHT, `token files record a prior weight of 1 or ${PRIOR_MIX_WEIGHT} only (got ${coding.priorWeight})`);
   return CODING_PRIOR_MIXED;
@@ -59,7 +66,7 @@ export function encodeCompactHeader(version: number, header: TokenHeader, coding
   w.varint(header.sampleRate).varint(header.hop).varint(header.codebookSize).u8(header.numCodebooks);
   afterQ?.(w);
   w.varint(header.frames).varint(header.frames * header.hop - header.originalLength);
-  if (coding.coding !== 'none') w.u32(coding.contextModelId!);
+  if (coding.coding !== 'none' && coding.contextModelId !== undefined) w.u32(coding.contextModelId);
   if (coding.coding === 'prior') w.raw(fingerprintBytes(coding.priorFingerprint!));
   return w.finish();
 }
@@ -84,7 +91,7 @@ export function parseCompactHeader(head: Uint8Array, name: string, afterQ?: (r: 
   const r = new ByteReader(head, name);
   r.raw(MAGIC.length + 1);
   const codingIndex = r.u8();
-  check(codingIndex <= CODING_PRIOR_MIXED, `${name} has an invalid header: unknown coding ${codingIndex}`);
+  check(codingIndex <= CODING_PRIOR_ALONE, `${name} has an invalid header: unknown coding ${codingIndex}`);
   const modelFingerprint = fingerprintHex(r.raw(8));
   const sampleRate = r.varint(5);
   const hop = r.varint(5);
@@ -93,8 +100,9 @@ export function parseCompactHeader(head: Uint8Array, name: string, afterQ?: (r: 
   const codeStrides = afterQ?.(r, numCodebooks);
   const frames = r.varint(5);
   const padding = r.varint(5);
-  const coding: PayloadCoding = codingIndex === CODING_PRIOR_MIXED ? { coding: 'prior', priorWeight: PRIOR_MIX_WEIGHT } : { coding: TOKEN_CODINGS[codingIndex]! };
-  if (coding.coding !== 'none') coding.contextModelId = r.u32();
+  const coding: PayloadCoding =
+    codingIndex === CODING_PRIOR_MIXED ? { coding: 'prior', priorWeight: PRIOR_MIX_WEIGHT } : { coding: codingIndex === CODING_PRIOR_ALONE ? 'prior' : TOKEN_CODINGS[codingIndex]! };
+  if (coding.coding !== 'none' && codingIndex !== CODING_PRIOR_ALONE) coding.contextModelId = r.u32();
   if (coding.coding === 'prior') coding.priorFingerprint = fingerprintHex(r.raw(8));
   const header: TokenHeader = { frames, numCodebooks, codebookSize, hop, sampleRate, originalLength: frames * hop - padding, modelFingerprint };
   if (codeStrides !== undefined) header.codeStrides = codeStrides;

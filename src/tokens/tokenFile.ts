@@ -162,6 +162,12 @@ function num(n: number, digits = 3): string {
 
 const CODING_NAMES: Record<TokenCoding, string> = { none: 'bit-packed', context: 'range-coded (context model)', prior: 'range-coded (prior)' };
 
+function codingName(coding: PayloadCoding): string {
+  if (coding.coding !== 'prior') return CODING_NAMES[coding.coding];
+  if (coding.contextModelId === undefined) return 'range-coded (prior alone)';
+  return coding.priorWeight !== undefined ? 'range-coded (prior mixed with the context model)' : CODING_NAMES.prior;
+}
+
 /** One line per level of multi-rate codes (none for single-rate): its stride, rate, codebooks and stored codes. */
 function levelRows(header: TokenHeader, frameRate: number): [string, string][] {
   if (!isMultiRate(header.codeStrides)) return [];
@@ -183,7 +189,7 @@ export function formatTokenHeader(info: TokenFileInfo): string {
   const bitrate = duration > 0 ? `${num((info.fileBytes * 8) / duration, 1)} bits/s` : 'n/a (empty clip)';
   const nominal = num(codesPerSecond(stridesOf(header), frameRate) * bits, 1);
   const rows: [string, string][] = [
-    ['format', `version ${info.version}, ${coding.coding === 'prior' && coding.priorWeight !== undefined ? 'range-coded (prior mixed with the context model)' : CODING_NAMES[coding.coding]}`],
+    ['format', `version ${info.version}, ${codingName(coding)}`],
     ['model fingerprint', header.modelFingerprint],
     ...(coding.contextModelId !== undefined ? [['context model', (coding.contextModelId >>> 0).toString(16).padStart(8, '0')] as [string, string]] : []),
     ...(coding.priorFingerprint !== undefined ? [['prior', coding.priorFingerprint] as [string, string]] : []),
