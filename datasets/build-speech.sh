@@ -7,7 +7,7 @@
 #   data/speech/manifest.jsonl                  {path, source, language, speaker, seconds, split}
 #   data/speech/speakers.tsv, summary.json      per-speaker split assignment, totals
 #
-# Usage (root, for apt-get):   bash datasets/build-speech.sh [OUT_DIR]   (default data/speech)
+# Usage (root, for apt-get):   [JOBS=N] bash datasets/build-speech.sh [OUT_DIR]   (default data/speech)
 #
 # Idempotent and resumable: installed packages are not reinstalled, clips already
 # converted are skipped, and the manifest is rewritten from what is on disk. It runs
@@ -47,6 +47,16 @@ for p in "${SPEECH_PKGS[@]}"; do
   printf '[speech]   %-32s %s\n' "$p" "$(dpkg-query -W -f='${Version}' "$p")"
 done
 
+# JOBS=N converts with N processes side by side (default 1: the machine is usually shared).
+JOBS=${JOBS:-1}
+if [ "$JOBS" -gt 1 ]; then
+  pids=()
+  for ((k = 0; k < JOBS; k++)); do
+    nice -n 10 node --import tsx datasets/build-speech.ts --out "$OUT" --convert-only "$k/$JOBS" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+fi
 nice -n 10 node --import tsx datasets/build-speech.ts --out "$OUT"
 
 echo "[speech] wall time: $(( $(date +%s) - start )) s"

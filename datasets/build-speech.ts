@@ -1,7 +1,10 @@
 /**
  * Speech corpus builder (helper of datasets/build-speech.sh).
  *
- *   node --import tsx datasets/build-speech.ts [--out data/speech] [--plan-only]
+ *   node --import tsx datasets/build-speech.ts [--out data/speech] [--plan-only] [--convert-only K/N]
+ *
+ * --convert-only K/N converts every N-th clip from the K-th and writes nothing else: build-speech.sh
+ * runs N of these side by side (JOBS=N) before the pass that writes the manifest.
  *
  * Reads the installed Debian speech packages (see SOURCES below; build-speech.sh
  * installs them), converts every usable clip to 16 kHz mono 16-bit WAV with
@@ -104,6 +107,13 @@ function opt(name: string, dflt: string): string {
 }
 const OUT = path.resolve(opt('--out', 'data/speech'));
 const PLAN_ONLY = argv.includes('--plan-only');
+const SHARD = (() => {
+  const v = opt('--convert-only', '');
+  if (v === '') return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  if (m === null || Number(m[1]) >= Number(m[2])) throw new Error(`--convert-only must be K/N with K < N (got ${v})`);
+  return { k: Number(m[1]), n: Number(m[2]) };
+})();
 
 // ---------------------------------------------------------------- helpers
 function listPackage(pkg: string): string[] {
@@ -415,7 +425,8 @@ function main(): void {
   }
 
   fs.mkdirSync(OUT, { recursive: true });
-  prune(new Set(clips.map((c) => c.out)));
+  // Shards leave pruning to the final pass: they would delete each other's temporary files.
+  if (SHARD === undefined) prune(new Set(clips.map((c) => c.out)));
   const done: Done[] = [];
   let dropped = 0;
   let converted = 0;
@@ -424,6 +435,12 @@ function main(): void {
     return !fs.existsSync(dst) && !fs.existsSync(dst + '.short');
   }).length;
   console.log(`[speech] ${clips.length - pending} clips already done, ${pending} to convert`);
+  if (SHARD !== undefined) {
+    const mine = clips.filter((_, i) => i % SHARD.n === SHARD.k);
+    for (const c of mine) convert(c);
+    console.log(`[speech] shard ${SHARD.k}/${SHARD.n}: ${mine.length} clips converted or already done`);
+    return;
+  }
   const tc = Date.now();
   for (let i = 0; i < clips.length; i++) {
     const c = clips[i]!;

@@ -52,3 +52,27 @@ test('with a trained (non-zero) trunk, chunked decoding equals whole decoding', 
   assert.ok(codec.model.decoderContext.before >= Codec.create(BASE, 5).model.decoderContext.before + TRUNK.blocks, 'the trunk widens the receptive field');
   codec.dispose();
 });
+
+test('a model grown by an encoder trunk codes and decodes exactly as the model it grew from, until the trunk trains', () => {
+  const base = new VqVae(BASE, 3);
+  const grown = new VqVae({ ...BASE, encoderTrunk: TRUNK }, 9);
+  grown.loadArraysGrowing(base.inferenceArrays(), 'base', (n) => n.startsWith('encoder.trunk.'));
+  const a = Codec.fromModel(base);
+  const b = Codec.fromModel(grown);
+  const tokens = a.encode(speech);
+  assert.deepEqual(b.encode(speech).codes, tokens.codes);
+  assert.notEqual(a.fingerprint, b.fingerprint, 'a grown model is a new model');
+  assert.ok(b.model.macsPerSample() > a.model.macsPerSample());
+  // A trained (non-zero) trunk changes the codes, and its receptive field is counted: chunked encoding equals whole encoding.
+  const random = new Random(4);
+  const out = grown.params.get('encoder.trunk.out.w');
+  out.assign(tf.tensor(Float32Array.from({ length: out.size }, () => 4 * (random.next() - 0.5)), out.shape));
+  const trained = Codec.fromModel(grown);
+  const codes = trained.encode(speech).codes;
+  assert.notDeepEqual(codes, tokens.codes, 'the trunk reaches the codes');
+  assert.deepEqual(trained.encode(speech, { chunkFrames: 3 }).codes, codes);
+  assert.ok(grown.encoderContext.before >= base.encoderContext.before + TRUNK.blocks, 'the trunk widens the receptive field');
+  a.dispose();
+  b.dispose();
+  trained.dispose();
+});

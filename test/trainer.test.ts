@@ -402,3 +402,25 @@ test('train --init DIR --istft-head --decoder-only: the decoder ends in an iSTFT
     base.dispose();
   }
 });
+
+test('train --init DIR --add-encoder-trunk: the grown encoder trains from the saved weights; growing twice is refused', async () => {
+  const source = path.join(root, 'runA', 'model');
+  const run = path.join(root, 'encoder-trunk');
+  const trunk = { channels: 8, blocks: 2, kernelSize: 3 };
+  const trained = await train(CONFIG, options(run, { steps: 2, initFrom: source, addEncoderTrunk: trunk }), false);
+  const base = await Codec.load(source);
+  try {
+    assert.deepEqual(trained.config.encoderTrunk, trunk);
+    const after = trained.model.inferenceArrays();
+    const out = after['encoder.trunk.out.w']!.data;
+    assert.ok(out.some((v) => v !== 0), 'the trunk, zero at first, has trained');
+    await trained.save(path.join(root, 'encoder-trunk-model'));
+    await assert.rejects(
+      train(CONFIG, options(path.join(root, 'encoder-trunk-twice'), { steps: 1, initFrom: path.join(root, 'encoder-trunk-model'), addEncoderTrunk: trunk }), false),
+      isVqcodecError(/already has an encoder trunk/),
+    );
+  } finally {
+    trained.dispose();
+    base.dispose();
+  }
+});

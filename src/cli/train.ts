@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
-import { makeConfig, PRESETS, splitQuantizerFields, type CodecConfig, type DecoderTrunkConfig, type IstftHeadConfig, type DeepPartial, type QuantizerTraining } from '../model/config.js';
+import { makeConfig, PRESETS, splitQuantizerFields, type CodecConfig, type TrunkConfig, type IstftHeadConfig, type DeepPartial, type QuantizerTraining } from '../model/config.js';
 import { DEFAULT_TRAIN_OPTIONS, train, type TrainChanges, type TrainOptions } from '../train/trainer.js';
 import { intListOption, intOption, numberOption, startBackend, type GlobalOptions } from './common.js';
 import { LivePlot } from './livePlot.js';
@@ -35,6 +35,7 @@ export interface TrainCommandOptions extends GlobalOptions {
   init?: string;
   plot?: boolean;
   addDecoderTrunk?: string;
+  addEncoderTrunk?: string;
   istftHead?: string;
   decoderOnly?: boolean;
   codeStrides?: string;
@@ -99,10 +100,10 @@ function givenQuantizerSettings(options: TrainCommandOptions): Partial<Quantizer
   return changes;
 }
 
-/** --add-decoder-trunk 256x6 (channels × residual units; kernel 3). */
-function trunkOption(value: string): DecoderTrunkConfig {
+/** --add-decoder-trunk / --add-encoder-trunk 256x6 (channels × residual units; kernel 3). */
+function trunkOption(flag: string, value: string): TrunkConfig {
   const m = /^(\d+)x(\d+)$/.exec(value);
-  if (m === null) throw new VqcodecError(`--add-decoder-trunk must be CHANNELSxUNITS, e.g. 256x6 (got '${value}')`);
+  if (m === null) throw new VqcodecError(`${flag} must be CHANNELSxUNITS, e.g. 256x6 (got '${value}')`);
   return { channels: Number(m[1]), blocks: Number(m[2]), kernelSize: 3 };
 }
 
@@ -142,12 +143,15 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     lossWeights: { ...d.lossWeights, ...givenLossWeights(options) },
     quantizer: { ...d.quantizer, ...training, ...quantizerFlags },
     ...(options.init !== undefined ? { initFrom: options.init } : {}),
-    ...(options.addDecoderTrunk !== undefined ? { addDecoderTrunk: trunkOption(options.addDecoderTrunk) } : {}),
+    ...(options.addDecoderTrunk !== undefined ? { addDecoderTrunk: trunkOption('--add-decoder-trunk', options.addDecoderTrunk) } : {}),
+    ...(options.addEncoderTrunk !== undefined ? { addEncoderTrunk: trunkOption('--add-encoder-trunk', options.addEncoderTrunk) } : {}),
     ...(codeStrides !== undefined && options.init !== undefined ? { recodeStrides: codeStrides } : {}),
     ...(options.istftHead !== undefined ? { istftHead: istftHeadOption(options.istftHead) } : {}),
     ...(options.decoderOnly === true ? { decoderOnly: true } : {}),
   };
   if (options.addDecoderTrunk !== undefined && options.init === undefined) throw new VqcodecError('--add-decoder-trunk grows the model of --init: give --init MODEL_DIR');
+  if (options.addEncoderTrunk !== undefined && options.init === undefined) throw new VqcodecError('--add-encoder-trunk grows the model of --init: give --init MODEL_DIR');
+  if (options.addEncoderTrunk !== undefined && options.decoderOnly === true) throw new VqcodecError('--add-encoder-trunk grows the encoder, which --decoder-only freezes: give one');
   if (options.decoderOnly === true && options.resume) throw new VqcodecError('--decoder-only shapes a new run (a resumed run keeps its own): leave it out with --resume');
   if (options.istftHead !== undefined && options.init === undefined) throw new VqcodecError('--istft-head changes the decoder of --init: give --init MODEL_DIR');
   if (options.init !== undefined && (options.config !== undefined || options.preset !== undefined)) throw new VqcodecError('--init takes the model\'s own config: leave out --config and --preset');

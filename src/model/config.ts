@@ -99,7 +99,12 @@ export interface CodecConfig {
    * wide, between 1×1 projections from and back to the decoder's frame-rate width. Its output
    * projection starts at zero, so adding it to a trained model leaves the model as it was.
    */
-  decoderTrunk?: DecoderTrunkConfig;
+  decoderTrunk?: TrunkConfig;
+  /**
+   * The same kind of trunk at the encoder's frame-rate end, after the last downsampling and before
+   * the projection to the latent dim: wide layers where the encoder shapes what the quantizer keeps.
+   */
+  encoderTrunk?: TrunkConfig;
   /** When set, the decoder ends at the frame rate in an inverse STFT instead of upsampling stages. */
   istftHead?: IstftHeadConfig;
   /** Width of the first encoder stage; doubles after each downsampling, up to maxChannels. */
@@ -127,7 +132,7 @@ export interface IstftHeadConfig {
   head?: 'polar' | 'cartesian';
 }
 
-export interface DecoderTrunkConfig {
+export interface TrunkConfig {
   channels: number;
   /** Residual units; unit i has dilation 3^(i mod 3) (1, 3, 9, 1, …). */
   blocks: number;
@@ -160,7 +165,8 @@ export function makeConfig(overrides: DeepPartial<CodecConfig> = {}): CodecConfi
   };
   if (overrides.quantizer?.codeStrides !== undefined) config.quantizer.codeStrides = [...overrides.quantizer.codeStrides] as number[];
   if (overrides.spectral !== undefined) config.spectral = { ...overrides.spectral } as SpectralConfig;
-  if (overrides.decoderTrunk !== undefined) config.decoderTrunk = { ...overrides.decoderTrunk } as DecoderTrunkConfig;
+  if (overrides.decoderTrunk !== undefined) config.decoderTrunk = { ...overrides.decoderTrunk } as TrunkConfig;
+  if (overrides.encoderTrunk !== undefined) config.encoderTrunk = { ...overrides.encoderTrunk } as TrunkConfig;
   if (overrides.istftHead !== undefined) config.istftHead = { ...overrides.istftHead } as IstftHeadConfig;
   validateConfig(config);
   return config;
@@ -226,10 +232,12 @@ export function validateConfig(c: CodecConfig): void {
     const head = c.spectral.head;
     if (head !== undefined && head !== 'polar' && head !== 'cartesian') fail(`spectral head must be 'polar' or 'cartesian' (got ${String(head)})`);
   }
-  if (c.decoderTrunk !== undefined) {
-    const { channels, blocks, kernelSize } = c.decoderTrunk;
+  for (const key of ['decoderTrunk', 'encoderTrunk'] as const) {
+    const trunk = c[key];
+    if (trunk === undefined) continue;
+    const { channels, blocks, kernelSize } = trunk;
     if (!isPositiveInt(channels) || !isPositiveInt(blocks) || !isPositiveInt(kernelSize) || kernelSize % 2 === 0) {
-      fail(`decoderTrunk needs positive integer channels and blocks and an odd kernelSize (got ${JSON.stringify(c.decoderTrunk)})`);
+      fail(`${key} needs positive integer channels and blocks and an odd kernelSize (got ${JSON.stringify(trunk)})`);
     }
   }
   if (c.istftHead !== undefined) {

@@ -1,48 +1,12 @@
 /** Latent frames [batch, frames, dim] → waveform [batch, frames · hop]: the encoder's mirror. */
 import * as tf from '@tensorflow/tfjs';
-import { hopLength, stageChannels, type CodecConfig, type DecoderTrunkConfig } from './config.js';
-import type { Padding } from './conv.js';
+import { hopLength, stageChannels, type CodecConfig } from './config.js';
 import { advance, Conv1d, ResidualUnit, Upsample } from './layers.js';
 import type { ParamStore } from './params.js';
-import { hull, type Span } from './receptiveField.js';
+import type { Span } from './receptiveField.js';
 import { IstftHead } from './istftHead.js';
 import { featureChannels, spectrumToAudio, spectrumToAudioInputSpan } from './spectralEnds.js';
-
-/** The decoder's wide frame-rate trunk (CodecConfig.decoderTrunk): x + out(units(in(x))). */
-class Trunk {
-  private readonly into: Conv1d;
-  private readonly units: ResidualUnit[];
-  private readonly out: Conv1d;
-
-  constructor(params: ParamStore, width: number, trunk: DecoderTrunkConfig, padding: Padding) {
-    this.into = new Conv1d(params, 'decoder.trunk.in', width, trunk.channels, 1, 1, padding);
-    this.units = Array.from({ length: trunk.blocks }, (_, i) => new ResidualUnit(params, `decoder.trunk.unit${i}`, trunk.channels, trunk.kernelSize, 3 ** (i % 3), padding));
-    // Zero at first: the trunk adds nothing until it has learnt something.
-    this.out = new Conv1d(params, 'decoder.trunk.out', trunk.channels, width, 1, 1, padding, 0);
-  }
-
-  apply(x: tf.Tensor3D, release: boolean): tf.Tensor3D {
-    let h = this.into.apply(x);
-    for (const unit of this.units) h = advance(h, (t) => unit.apply(t), release);
-    const y = advance(h, (t) => this.out.apply(tf.elu(t)), release);
-    const sum = tf.add(x, y) as tf.Tensor3D;
-    if (release) {
-      x.dispose();
-      y.dispose();
-    }
-    return sum;
-  }
-
-  inputSpan(out: Span): Span {
-    let span = this.out.inputSpan(out);
-    for (const unit of [...this.units].reverse()) span = unit.inputSpan(span);
-    return hull(out, this.into.inputSpan(span));
-  }
-
-  macsPerStep(): number {
-    return this.into.macsPerStep() + this.units.reduce((m, u) => m + u.macsPerStep(), 0) + this.out.macsPerStep();
-  }
-}
+import { Trunk } from './trunk.js';
 
 export class Decoder {
   private readonly input: Conv1d;
@@ -56,7 +20,7 @@ export class Decoder {
     const { kernelSize: k, padding } = config;
     const depth = config.strides.length;
     this.input = new Conv1d(params, 'decoder.input', config.quantizer.dim, stageChannels(config, depth), k, 1, padding);
-    if (config.decoderTrunk !== undefined) this.trunk = new Trunk(params, stageChannels(config, depth), config.decoderTrunk, padding);
+    if (config.decoderTrunk !== undefined) this.trunk = new Trunk(params, 'decoder.trunk', stageChannels(config, depth), config.decoderTrunk, padding);
     if (config.istftHead !== undefined) {
       this.head = new IstftHead(params, stageChannels(config, depth), config.istftHead, hopLength(config), k, padding);
       return;

@@ -5,10 +5,12 @@ import { advance, Conv1d, Downsample, ResidualUnit } from './layers.js';
 import type { ParamStore } from './params.js';
 import type { Span } from './receptiveField.js';
 import { featureChannels, spectralFeatures, spectralFeaturesInputSpan } from './spectralEnds.js';
+import { Trunk } from './trunk.js';
 
 export class Encoder {
   private readonly input: Conv1d;
   private readonly stages: { units: ResidualUnit[]; down: Downsample }[] = [];
+  private readonly trunk?: Trunk;
   private readonly output: Conv1d;
 
   constructor(params: ParamStore, private readonly config: CodecConfig) {
@@ -23,6 +25,7 @@ export class Encoder {
       });
     });
     const top = stageChannels(config, config.strides.length);
+    if (config.encoderTrunk !== undefined) this.trunk = new Trunk(params, 'encoder.trunk', top, config.encoderTrunk, padding);
     this.output = new Conv1d(params, 'encoder.output', top, config.quantizer.dim, 3, 1, padding);
   }
 
@@ -36,12 +39,14 @@ export class Encoder {
       for (const unit of stage.units) x = advance(x, (t) => unit.apply(t), release);
       x = advance(x, (t) => stage.down.apply(tf.elu(t)), release);
     }
+    if (this.trunk !== undefined) x = this.trunk.apply(x, release);
     return advance(x, (t) => this.output.apply(tf.elu(t)), release);
   }
 
   /** The samples that latent frames `frames` read, walking back from the last layer to the first. */
   inputSpan(frames: Span): Span {
     let span = this.output.inputSpan(frames);
+    if (this.trunk !== undefined) span = this.trunk.inputSpan(span);
     for (const stage of [...this.stages].reverse()) {
       span = stage.down.inputSpan(span);
       for (const unit of [...stage.units].reverse()) span = unit.inputSpan(span);
@@ -62,6 +67,6 @@ export class Encoder {
       rate /= this.config.strides[i];
       macs += stage.down.macsPerStep() * rate;
     });
-    return macs + this.output.macsPerStep() * rate;
+    return macs + ((this.trunk?.macsPerStep() ?? 0) + this.output.macsPerStep()) * rate;
   }
 }

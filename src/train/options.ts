@@ -1,7 +1,7 @@
 /** What a training run is told: its options, their defaults and checks, the learning-rate schedule. */
 import { availableParallelism } from 'node:os';
 import { VqcodecError } from '../errors.js';
-import { DEFAULT_QUANTIZER_TRAINING, validateQuantizerTraining, type DecoderTrunkConfig, type IstftHeadConfig, type QuantizerTraining } from '../model/config.js';
+import { DEFAULT_QUANTIZER_TRAINING, validateQuantizerTraining, type TrunkConfig, type IstftHeadConfig, type QuantizerTraining } from '../model/config.js';
 import type { LossWeights } from './lossTerms.js';
 
 export interface TrainOptions {
@@ -43,7 +43,9 @@ export interface TrainOptions {
    * fine-tuning. Its new parameters start fresh, with the trunk's output at zero, so the grown
    * model starts out decoding exactly as the saved one.
    */
-  addDecoderTrunk?: DecoderTrunkConfig;
+  addDecoderTrunk?: TrunkConfig;
+  /** With initFrom: grow the saved model's encoder by a trunk (CodecConfig.encoderTrunk), starting as the identity. */
+  addEncoderTrunk?: TrunkConfig;
   /**
    * With initFrom: end the saved model's decoder at the frame rate in an inverse-STFT head
    * (CodecConfig.istftHead), dropping its upsampling stages. The encoder, codebooks and the

@@ -179,6 +179,9 @@ async function openRun(config: CodecConfig, options: TrainOptions, resume: boole
     const recode = o.recodeStrides;
     if (grow !== undefined && saved.config.decoderTrunk !== undefined) throw new VqcodecError(`${dir} already has a decoder trunk`);
     let config = grow === undefined ? saved.config : { ...saved.config, decoderTrunk: { ...grow } };
+    const growEncoder = o.addEncoderTrunk;
+    if (growEncoder !== undefined && saved.config.encoderTrunk !== undefined) throw new VqcodecError(`${dir} already has an encoder trunk`);
+    if (growEncoder !== undefined) config = { ...config, encoderTrunk: { ...growEncoder } };
     const head = o.istftHead;
     if (head !== undefined && (saved.config.istftHead !== undefined || saved.config.spectral !== undefined)) throw new VqcodecError(`${dir} already ends in an inverse STFT`);
     if (head !== undefined) config = { ...config, istftHead: { ...head } };
@@ -187,7 +190,8 @@ async function openRun(config: CodecConfig, options: TrainOptions, resume: boole
     const model = new VqVae(config, o.seed, quantizer);
     // Fresh: a grown trunk; a new head; with new strides, the codebooks (and their initialised flag, so k-means runs).
     const isNew = (name: string) =>
-      (grow !== undefined && name.startsWith('decoder.trunk.')) || (head !== undefined && name.startsWith('decoder.head.')) || (recode !== undefined && name.startsWith('quantizer.'));
+      (grow !== undefined && name.startsWith('decoder.trunk.')) ||
+      (growEncoder !== undefined && name.startsWith('encoder.trunk.')) || (head !== undefined && name.startsWith('decoder.head.')) || (recode !== undefined && name.startsWith('quantizer.'));
     try {
       model.loadArraysGrowing(saved.inferenceArrays(), dir, isNew);
     } finally {
