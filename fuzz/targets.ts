@@ -209,6 +209,7 @@ function rawV2(fields: { coding?: number; sampleRate?: number; hop?: number; K?:
   bytes.push(...varint(f.sampleRate), ...varint(f.hop), ...varint(f.K), f.Q & 0xff, ...(f.strides ?? []), ...varint(f.frames), ...varint(f.padding));
   if (f.coding >= 1 && f.coding <= 3) bytes.push(f.contextId & 0xff, (f.contextId >>> 8) & 0xff, (f.contextId >>> 16) & 0xff, f.contextId >>> 24);
   if (f.coding >= 2 && f.coding <= 4) bytes.push(1, 2, 3, 4, 5, 6, 7, 8);
+  if (f.coding === 5) bytes.push(1, 2, 3, 4);
   return fixTrailingCrc(Uint8Array.from([...bytes, ...payload, 0, 0, 0, 0]));
 }
 
@@ -384,8 +385,9 @@ export async function makeTargets(dir: string): Promise<FuzzTarget[]> {
     { what: 'v2: 255 codebooks of 1 frame, no payload', bytes: rawV2({ Q: 255, frames: 1 }), refusal: /header implies/ },
     { what: 'v2: 0 codebooks', bytes: rawV2({ Q: 0 }), refusal: /0 codebooks/ },
     { what: 'v2: padding past frames x hop', bytes: rawV2({ frames: 0, padding: 5 }), refusal: /padding/ },
-    { what: 'v2: coding 5', bytes: rawV2({ coding: 5 }), refusal: /unknown coding 5/ },
+    { what: 'v2: coding 6', bytes: rawV2({ coding: 6 }), refusal: /unknown coding 6/ },
     { what: 'v2: 2^31 frames, prior-coded alone (coding 4)', bytes: rawV2({ coding: 4, frames: big }, [9]), refusal: /cannot hold/ },
+    { what: 'v2: 2^31 frames, prior-coded alone with a short id (coding 5)', bytes: rawV2({ coding: 5, frames: big }, [9]), refusal: /cannot hold/ },
     { what: 'v2: 2^31 frames, prior-coded (mixed)', bytes: rawV2({ coding: 3, frames: big, contextId: context.id }, [9]), refusal: /cannot hold/ },
     // Decoded from zeros past the payload's end, this took seconds under the shipped model (45 codes a bit are allowed).
     { what: 'v2: context-coded, 2^14 frames over 200 payload bytes', bytes: rawV2({ coding: 1, frames: 2 ** 14, contextId: context.id }, Array.from({ length: 200 }, (_, i) => (i * 37) & 0xff)), refusal: /payload ends before frame/ },

@@ -243,21 +243,24 @@ test('prior-coded token files round-trip (prior codebooks in delay order, the re
       const tokens = tokensOf(markovCodes(frames, Q, 16, Q * 50 + frames), Q, 16);
       const bytes = encodeTokenFile(tokens, { coding: 'prior', models });
       assert.deepEqual(decodeTokenFile(bytes, 'p.vqt', models), tokens, `Q ${Q}, ${frames} frames`);
-      assert.equal(inspectTokenFile(bytes).coding.priorFingerprint, 'feedfacecafebeef');
+      // The prior alone (Q ≤ its 2 codebooks) names it by 4 bytes; the mixture by its whole fingerprint.
+      assert.equal(inspectTokenFile(bytes).coding.priorFingerprint, Q <= 2 ? 'feedface' : 'feedfacecafebeef');
     }
   }
   const bytes = encodeTokenFile(tokensOf(markovCodes(5, 2, 16, 1), 2, 16), { coding: 'prior', models });
   assertOneLine(() => decodeTokenFile(bytes, 'p.vqt', { context: models.context }), /pass it with --prior/);
-  assertOneLine(() => decodeTokenFile(bytes, 'p.vqt', { ...models, prior: { ...models.prior!, fingerprint: '0000000000000000' } }), /coded with prior feedfacecafebeef, not 0000000000000000/);
+  assertOneLine(() => decodeTokenFile(bytes, 'p.vqt', { ...models, prior: { ...models.prior!, fingerprint: '0000000000000000' } }), /coded with prior feedface, not 0000000000000000/);
+  const mixed = encodeTokenFile(tokensOf(markovCodes(5, 3, 16, 1), 3, 16), { coding: 'prior', models });
+  assertOneLine(() => decodeTokenFile(mixed, 'm.vqt', { ...models, prior: { ...models.prior!, fingerprint: 'feedface00000000' } }), /coded with prior feedfacecafebeef, not feedface00000000/);
 });
 
-test('a file of the prior\'s codebooks only is coded by the prior alone (coding 4): no context model named, 4 header bytes fewer', () => {
+test('a file of the prior\'s codebooks only is coded by the prior alone (coding 5): no context model named, the prior by 4 bytes, 8 header bytes fewer', () => {
   const tokens = tokensOf(markovCodes(30, 2, 16, 3), 2, 16);
   const alone = encodeTokenFile(tokens, { coding: 'prior', models });
-  assert.equal(alone[5], 4);
+  assert.equal(alone[5], 5);
   const info = inspectTokenFile(alone);
   assert.equal(info.coding.contextModelId, undefined);
-  assert.equal(info.coding.priorFingerprint, 'feedfacecafebeef');
+  assert.equal(info.coding.priorFingerprint, 'feedface');
   // It needs no context model to decode.
   assert.deepEqual(decodeTokenFile(alone, 'alone.vqt', { prior: models.prior }), tokens);
   assert.deepEqual(decodeTokenFile(alone, 'alone.vqt', models), tokens);
@@ -266,7 +269,14 @@ test('a file of the prior\'s codebooks only is coded by the prior alone (coding 
   assert.ok(Math.abs(info.payloadOffset + Math.ceil(bits / 8) + 4 - alone.length) <= 3, `${alone.length} bytes for ${bits.toFixed(0)} bits after ${info.payloadOffset}`);
   const wider = encodeTokenFile(tokensOf(markovCodes(30, 3, 16, 3), 3, 16), { coding: 'prior', models });
   assert.equal(wider[5], 3, 'a codebook beyond the prior\'s: the mixture with the context model');
-  assert.equal(inspectTokenFile(wider).payloadOffset, info.payloadOffset + 4);
+  assert.equal(inspectTokenFile(wider).payloadOffset, info.payloadOffset + 8);
+  // Coding 4 (the prior alone, named by its whole fingerprint; written before coding 5) still decodes.
+  const at = info.payloadOffset;
+  const body = Uint8Array.from([...alone.subarray(0, at), 0xca, 0xfe, 0xbe, 0xef, ...alone.subarray(at, alone.length - 4)]);
+  body[5] = 4;
+  const legacy = new ByteWriter().raw(body).u32(crc32(body)).finish();
+  assert.equal(inspectTokenFile(legacy).coding.priorFingerprint, 'feedfacecafebeef');
+  assert.deepEqual(decodeTokenFile(legacy, 'legacy.vqt', { prior: models.prior }), tokens);
   // A corrupted coding byte is caught (the CRC covers the header).
   const bad = alone.slice();
   bad[5] = 3;

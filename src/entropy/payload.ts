@@ -52,7 +52,7 @@ export interface PayloadCoding {
   coding: TokenCoding;
   /** ContextModel.id, for 'context', and for 'prior' unless the prior codes every codebook alone. */
   contextModelId?: number;
-  /** The prior's fingerprint, for 'prior'. */
+  /** The prior's fingerprint, for 'prior'; a prior coding alone is named by its first 8 hex digits (SHORT_PRIOR_ID_HEX). */
   priorFingerprint?: string;
   /**
    * 'prior' only: the prior's weight in the mixture with the context model for the prior's
@@ -61,6 +61,9 @@ export interface PayloadCoding {
    */
   priorWeight?: number;
 }
+
+/** Hex digits of the prior id that files coded by the prior alone carry (the fingerprint's first 4 bytes). */
+export const SHORT_PRIOR_ID_HEX = 8;
 
 /** The prior's weight in what new prior-coded files mix (payload comment above). */
 export const PRIOR_MIX_WEIGHT = 0.5;
@@ -81,7 +84,7 @@ export function payloadCoding(coding: TokenCoding, shape: Shape, models: Entropy
   const prior = models.prior;
   if (prior === undefined) throw new VqcodecError('--entropy prior needs a prior (--prior DIR)');
   check(prior.predictor.codebookSize === shape.codebookSize, `the prior models ${prior.predictor.codebookSize} codes per codebook; these tokens have ${shape.codebookSize}`);
-  if (shape.numCodebooks <= prior.predictor.numCodebooks) return { coding, priorFingerprint: prior.fingerprint };
+  if (shape.numCodebooks <= prior.predictor.numCodebooks) return { coding, priorFingerprint: prior.fingerprint.slice(0, SHORT_PRIOR_ID_HEX) };
   const context = needContext(models, shape, 'coding');
   return { coding, contextModelId: context.id, priorFingerprint: prior.fingerprint, priorWeight: PRIOR_MIX_WEIGHT };
 }
@@ -103,7 +106,8 @@ export function checkModelsFor(recorded: PayloadCoding, shape: Shape, models: En
   if (recorded.coding === 'prior') {
     const prior = models.prior;
     if (prior === undefined) throw new VqcodecError(`${name} is coded with prior ${recorded.priorFingerprint}: pass it with --prior DIR`);
-    check(prior.fingerprint === recorded.priorFingerprint, `${name} was coded with prior ${recorded.priorFingerprint}, not ${prior.fingerprint}`);
+    // A short id (coding 5) names the prior by its fingerprint's first digits.
+    check(prior.fingerprint.startsWith(recorded.priorFingerprint ?? '?'), `${name} was coded with prior ${recorded.priorFingerprint}, not ${prior.fingerprint}`);
     check(prior.predictor.codebookSize === shape.codebookSize, `the prior models ${prior.predictor.codebookSize} codes per codebook; ${name} has ${shape.codebookSize}`);
     if (recorded.contextModelId === undefined) check(prior.predictor.numCodebooks >= shape.numCodebooks, `${name} has ${shape.numCodebooks} codebooks, more than its prior's ${prior.predictor.numCodebooks}`);
   }

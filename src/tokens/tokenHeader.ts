@@ -96,12 +96,13 @@ export function checkMagic(head: Uint8Array, name: string): void {
   for (let i = 0; i < Math.min(head.length, MAGIC.length); i++) check(head[i] === MAGIC[i], `${name} is not a vqcodec token file`);
 }
 
-export function fingerprintBytes(hex: string): Uint8Array {
-  return Uint8Array.from({ length: 8 }, (_, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16));
+/** The first `length` bytes of a hex fingerprint (all 8 by default). */
+export function fingerprintBytes(hex: string, length = 8): Uint8Array {
+  return Uint8Array.from({ length }, (_, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16));
 }
 
-export function fingerprintHex(bytes: Uint8Array): string {
+export function fingerprintHex(bytes: Uint8Array, length = 8): string {
   let s = '';
-  for (let i = 0; i < 8; i++) s += bytes[i]!.toString(16).padStart(2, '0');
+  for (let i = 0; i < length; i++) s += bytes[i]!.toString(16).padStart(2, '0');
   return s;
 }
