@@ -114,6 +114,11 @@ function istftHeadOption(value: string): IstftHeadConfig {
   return { window: Number(m[1]), channels: Number(m[2]) };
 }
 
+/** A codebook that no crop of the log window used (quantizer dropout in a short run) has no perplexity: '–', not NaN. */
+function perplexityText(p: number): string {
+  return Number.isFinite(p) ? p.toFixed(0) : '–';
+}
+
 /** vqcodec train --data DIR --out RUN */
 export async function trainCommand(options: TrainCommandOptions): Promise<void> {
   const read = await readConfig(options);
@@ -180,13 +185,13 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
       bar.update(info.startStep);
     },
     onStep(step, log, stats) {
-      const payload = { loss: fixed(stats.total, 4), speed: fixed(stats.audioSecondsPerSecond, 2), ...(log ? { ppl: byLevel(log.perplexity.map((p) => p.toFixed(0))) } : {}) };
+      const payload = { loss: fixed(stats.total, 4), speed: fixed(stats.audioSecondsPerSecond, 2), ...(log ? { ppl: byLevel(log.perplexity.map(perplexityText)) } : {}) };
       bar.update(step, payload);
       if (log) plot?.refresh();
       if (log && !process.stderr.isTTY && !options.quiet) {
         // Every term the run logs (those that are 0 here, like GAN terms without GAN, are left out).
         const parts = LOSS_PARTS.filter((p) => p !== 'total' && log[p] !== 0).map((p) => `${PART_LABELS[p]} ${fixed(log[p], 4)}`);
-        note(`step ${step} loss ${fixed(log.total, 4)} (${parts.join(', ')}) perplexity ${byLevel(log.perplexity.map((p) => p.toFixed(0)))} dead ${byLevel(log.deadCodes.map(String))} ${fixed(log.audioSecondsPerSecond, 2)} audio-s/s`);
+        note(`step ${step} loss ${fixed(log.total, 4)} (${parts.join(', ')}) perplexity ${byLevel(log.perplexity.map(perplexityText))} dead ${byLevel(log.deadCodes.map(String))} ${fixed(log.audioSecondsPerSecond, 2)} audio-s/s`);
       }
     },
     onSkip(entry) {
