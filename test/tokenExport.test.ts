@@ -245,12 +245,15 @@ test('entropy measure on a multi-rate export: bits per stored code, the file cod
   } finally {
     console.log = log;
   }
-  const report = JSON.parse(printed.join('\n')) as { perCodebook: { none: number; context: number }[] };
+  const report = JSON.parse(printed.join('\n')) as { perCodebook: { none: number; context: number; unigramBias: number }[] };
   const data = await readTokenExport(tokens);
   const fitted = ContextModel.parse(await fs.readFile(path.join(model, 'context-model.bin')));
   const expected = fitted.crossEntropy(data.codes.map((codes) => ({ codes, numCodebooks: 3, codeStrides: [4, 2, 1] })));
   assert.deepEqual(report.perCodebook.map((r) => r.none), [4, 4, 4], 'bit-packed: log2 16 bits per stored code');
   report.perCodebook.forEach((r, q) => assert.ok(Math.abs(r.context - expected[q]!) < 1e-9, `codebook ${q}: measured ${r.context}, cross-entropy ${expected[q]}`));
+  // The unigram's plug-in bias shrinks with the codes stored: a stride-4 codebook stores about a quarter of a stride-1 one's.
+  const [coarse, , fine] = report.perCodebook.map((r) => r.unigramBias);
+  assert.ok(fine! > 0 && coarse! / fine! > 3 && coarse! / fine! < 4.5, `bias ${coarse} at stride 4 against ${fine} at stride 1`);
 });
 
 test('prior train and generate on a tiny-multirate multiRate: a prompt continued, decoded at the multiRate\'s strides', async () => {

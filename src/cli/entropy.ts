@@ -123,6 +123,8 @@ export async function entropyMeasureCommand(options: EntropyMeasureOptions): Pro
   const perCodebook = Array.from({ length: Q }, (_, q) => ({
     codebook: q,
     unigramEntropy: unigram[q]!,
+    // The plug-in entropy of N codes over K symbols is low by about (K − 1) / (2 N ln 2) bits (Miller–Madow).
+    unigramBias: (K - 1) / (2 * Math.max(1, stored[q]!) * Math.LN2),
     ...Object.fromEntries(bitModels.map((m) => [m.name, modelBits[m.name]![q]! / stored[q]!])),
   }));
   const none = files.none!.bytes;
@@ -142,6 +144,7 @@ export async function entropyMeasureCommand(options: EntropyMeasureOptions): Pro
   for (const row of perCodebook) {
     console.log(`codebook ${String(row.codebook).padEnd(8)} ${bitModels.map((m) => fixed((row as Record<string, number>)[m.name]!, 3).padStart(9)).join('')}  ${fixed(row.unigramEntropy, 3).padStart(9)}`);
   }
+  console.log(`(unigram entropy: of these files' own codes, which underestimates it by about ${fixed(perCodebook[0]!.unigramBias, 3)} bits at ${stored[0]!.toLocaleString('en')} codes a codebook; more files give a truer figure)`);
   if (models.prior !== undefined) {
     console.log(`(mixed: the prior's codebooks under prior and context model mixed ${PRIOR_MIX_WEIGHT} : ${1 - PRIOR_MIX_WEIGHT}, as prior-coded files with codebooks beyond the prior's are; files of the prior's codebooks only use the prior alone)`);
   }
