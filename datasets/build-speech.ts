@@ -425,8 +425,14 @@ function main(): void {
   }
 
   fs.mkdirSync(OUT, { recursive: true });
-  // Shards leave pruning to the final pass: they would delete each other's temporary files.
-  if (SHARD === undefined) prune(new Set(clips.map((c) => c.out)));
+  // A shard converts its clips and stops; pruning and the manifest are the final pass's (shards would delete each other's temporary files).
+  if (SHARD !== undefined) {
+    const mine = clips.filter((_, i) => i % SHARD.n === SHARD.k);
+    for (const c of mine) convert(c);
+    console.log(`[speech] shard ${SHARD.k}/${SHARD.n}: ${mine.length} clips converted or already done`);
+    return;
+  }
+  prune(new Set(clips.map((c) => c.out)));
   const done: Done[] = [];
   let dropped = 0;
   let converted = 0;
@@ -435,12 +441,6 @@ function main(): void {
     return !fs.existsSync(dst) && !fs.existsSync(dst + '.short');
   }).length;
   console.log(`[speech] ${clips.length - pending} clips already done, ${pending} to convert`);
-  if (SHARD !== undefined) {
-    const mine = clips.filter((_, i) => i % SHARD.n === SHARD.k);
-    for (const c of mine) convert(c);
-    console.log(`[speech] shard ${SHARD.k}/${SHARD.n}: ${mine.length} clips converted or already done`);
-    return;
-  }
   const tc = Date.now();
   for (let i = 0; i < clips.length; i++) {
     const c = clips[i]!;
