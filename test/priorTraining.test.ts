@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { Codec } from '../src/codec.js';
 import { VqcodecError } from '../src/errors.js';
@@ -82,4 +83,22 @@ test('--init fine-tunes a saved prior on the tokens of another codec, in its own
   for (const p of [first, tuned, saved]) p.dispose();
   other.dispose();
   bigger.dispose();
+});
+
+test('--add-layers grows a saved prior by blocks that start as the identity, then train', async () => {
+  const first = await trainPrior(options(path.join(root, 'grow-src'), 3), false);
+  const initFrom = path.join(root, 'grow-src', 'prior');
+  const grown = await trainPrior({ ...options(path.join(root, 'grow-a'), 1), learningRate: 0, dropout: 0, initFrom, addLayers: 2 }, false);
+  assert.equal(grown.config.layers, first.config.layers + 2);
+  const window = tf.tensor3d(Int32Array.from({ length: 9 * 2 }, (_, i) => (i * 7) % 17), [1, 9, 2], 'int32');
+  const before = first.logits(window).arraySync();
+  const after = grown.logits(window).arraySync();
+  assert.deepEqual(after, before, 'the grown prior predicts exactly as the one it grew from');
+  // Trained, the new blocks' residual projections leave zero (they take gradients).
+  const trained = await trainPrior({ ...options(path.join(root, 'grow-b'), 3), dropout: 0, initFrom, addLayers: 1 }, false);
+  assert.ok(Math.max(...(trained.params.get(`block${first.config.layers}.out`).dataSync() as Float32Array).map(Math.abs)) > 0);
+  await assert.rejects(trainPrior({ ...options(path.join(root, 'grow-c'), 1), addLayers: 1 }, false), (e: unknown) => e instanceof VqcodecError && /give initFrom/.test(e.message));
+  await assert.rejects(trainPrior({ ...options(path.join(root, 'grow-d'), 1), initFrom, addLayers: 0 }, false), (e: unknown) => e instanceof VqcodecError && /positive integer/.test(e.message));
+  window.dispose();
+  for (const p of [first, grown, trained]) p.dispose();
 });

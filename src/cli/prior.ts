@@ -27,6 +27,7 @@ export interface PriorTrainCommandOptions extends GlobalOptions {
   seed?: string;
   resume?: boolean;
   init?: string;
+  addLayers?: string;
 }
 
 /** vqcodec prior train --tokens DIR --out RUN */
@@ -51,10 +52,12 @@ export async function priorTrainCommand(options: PriorTrainCommandOptions): Prom
     dropout: numberOption('--dropout', options.dropout) ?? d.dropout,
     seed: intOption('--seed', options.seed) ?? d.seed,
     ...(options.init !== undefined ? { initFrom: options.init } : {}),
+    ...(options.addLayers !== undefined ? { addLayers: intOption('--add-layers', options.addLayers) } : {}),
   };
   const shapeFlags = (['codebooks', 'width', 'layers', 'heads', 'context'] as const).filter((k) => options[k] !== undefined);
   if (options.init !== undefined && shapeFlags.length > 0) throw new VqcodecError(`--init takes the prior's own shape: leave out ${shapeFlags.map((k) => `--${k}`).join(', ')}`);
   if (options.init !== undefined && options.resume) throw new VqcodecError('--init starts a new run: leave it out with --resume');
+  if (options.addLayers !== undefined && options.init === undefined) throw new VqcodecError('--add-layers grows the prior of --init: give --init PRIOR_DIR');
   if (trainOptions.dropout !== undefined && !(trainOptions.dropout >= 0 && trainOptions.dropout < 1)) throw new VqcodecError(`--dropout must be at least 0 and below 1 (got ${trainOptions.dropout})`);
   await startBackend(options);
   let bar = progressBar(1, '');

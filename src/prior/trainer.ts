@@ -51,6 +51,11 @@ export interface PriorTrainOptions {
    * tuning, with a fresh optimizer): the cheap retrain when the codec changes a little.
    */
   initFrom?: string;
+  /**
+   * With `initFrom`: Transformer blocks appended on top of the saved prior's, each starting as the
+   * identity (its two residual projections at zero), so the grown prior predicts as before.
+   */
+  addLayers?: number;
 }
 
 export const DEFAULT_PRIOR_OPTIONS: Omit<PriorTrainOptions, 'tokens' | 'outDir'> = {
@@ -127,6 +132,16 @@ function validationBits(prior: TokenPrior, grids: Int32Array[], maxWindows = 32)
   return { bitsPerToken: count > 0 ? bits / count : NaN, bitsPerCodebook };
 }
 
+/** Zeroes the residual projections of blocks `from`.. so that each adds nothing: the grown prior predicts as the one it grew from. */
+function growIdentityBlocks(prior: TokenPrior, from: number): void {
+  for (let l = from; l < prior.config.layers; l++) {
+    for (const name of ['out', 'mlp.out', 'mlp.outBias']) {
+      const v = prior.params.get(`block${l}.${name}`);
+      tf.tidy(() => v.assign(tf.zerosLike(v)));
+    }
+  }
+}
+
 const CHECKPOINT = 'checkpoint.bin';
 
 /** Options for trainPrior: steps left out means the default for a new run, the run's own on resume. */
@@ -158,7 +173,11 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
       init.prior.dispose();
       throw new VqcodecError(`the prior in ${opts.initFrom} models ${codebookSize} codes a codebook; ${options.tokens} holds codes of ${data.codebookSize}`);
     }
-    opts = { ...opts, model: { numCodebooks, width, layers, heads, context } };
+    opts = { ...opts, model: { numCodebooks, width, layers: layers + (opts.addLayers ?? 0), heads, context } };
+  }
+  if (!saved && opts.addLayers !== undefined) {
+    if (init === undefined) throw new VqcodecError('addLayers grows the prior of initFrom: give initFrom');
+    if (!Number.isInteger(opts.addLayers) || opts.addLayers < 1) throw new VqcodecError(`layers to add must be a positive integer (got ${opts.addLayers})`);
   }
   const n = opts.model.numCodebooks;
   if (data.codebooks.some((c) => c < n)) throw new VqcodecError(`the prior models ${n} codebooks; some exported files have fewer`);
@@ -178,7 +197,10 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
   if (init) {
     try {
       checkPriorStrides(init.prior.config, strides);
-      prior.params.restore(init.prior.params.snapshot(), path.join(opts.initFrom!, 'weights.bin'));
+      const oldLayers = init.prior.config.layers;
+      const isNewBlock = (name: string) => /^block(\d+)\./.test(name) && Number(/^block(\d+)\./.exec(name)![1]) >= oldLayers;
+      prior.params.restore(init.prior.params.snapshot(), path.join(opts.initFrom!, 'weights.bin'), isNewBlock);
+      growIdentityBlocks(prior, oldLayers);
     } finally {
       init.prior.dispose();
     }
