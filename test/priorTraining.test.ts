@@ -16,6 +16,7 @@ import { FIXTURES } from '../src/paths.js';
 import { generate } from '../src/prior/generate.js';
 import { checkPriorCodec, loadPrior } from '../src/prior/store.js';
 import { DEFAULT_PRIOR_OPTIONS, trainPrior, type PriorTrainOptions } from '../src/prior/trainer.js';
+import { TokenPrior } from '../src/prior/transformer.js';
 import { exportTokens } from '../src/tokens/export.js';
 
 let root: string;
@@ -83,6 +84,28 @@ test('--init fine-tunes a saved prior on the tokens of another codec, in its own
   for (const p of [first, tuned, saved]) p.dispose();
   other.dispose();
   bigger.dispose();
+});
+
+test('data-parallel workers train as one replica does (shares weighted by their targets); resumed equals straight', async () => {
+  const one = await trainPrior({ ...options(path.join(root, 'dp-1'), 4), dropout: 0, workers: 1 }, false);
+  const two = await trainPrior({ ...options(path.join(root, 'dp-2'), 4), dropout: 0, workers: 2 }, false);
+  const a = one.params.snapshot();
+  const b = two.params.snapshot();
+  let worst = 0;
+  for (const name of Object.keys(a)) a[name]!.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b[name]!.data[i]!))));
+  assert.ok(worst < 1e-4, `two replicas' weights within 1e-4 of one's (worst ${worst})`);
+  // Moved at all: the run changed the weights by far more than that.
+  const fresh = new TokenPrior(one.config, 1);
+  const start = fresh.params.snapshot();
+  fresh.dispose();
+  assert.ok(Object.keys(a).some((name) => a[name]!.data.some((v, i) => Math.abs(v - start[name]!.data[i]!) > 1e-3)));
+  // With dropout, each replica draws its own masks, as a function of (seed, step, replica): resume stays exact.
+  const straight = await trainPrior({ ...options(path.join(root, 'dp-s'), 4), workers: 2 }, false);
+  (await trainPrior({ ...options(path.join(root, 'dp-r'), 2), workers: 2 }, false)).dispose();
+  const resumed = await trainPrior({ ...options(path.join(root, 'dp-r'), 4), workers: 2 }, true);
+  assert.deepEqual(resumed.params.snapshot(), straight.params.snapshot());
+  await assert.rejects(trainPrior({ ...options(path.join(root, 'dp-bad'), 1), workers: 0 }, false), (e: unknown) => e instanceof VqcodecError && /workers must be a positive integer/.test(e.message));
+  for (const p of [one, two, straight, resumed]) p.dispose();
 });
 
 test('--add-layers grows a saved prior by blocks that start as the identity, then train', async () => {

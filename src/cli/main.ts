@@ -122,6 +122,7 @@ function program(): Command {
     .option('--seed <n>', 'random seed')
     .option('--resume', 'continue the run in --out from its checkpoint')
     .option('--init <prior-dir>', "start from a saved prior's weights and shape (fine-tuning it, e.g. on the tokens of a retrained codec; fresh optimizer)")
+    .option('--workers <n>', 'data-parallel worker threads (default: cores, at most 2)')
     .option('--add-layers <n>', 'with --init: append n Transformer blocks, each starting as the identity (a deeper prior that starts where the saved one is)')
     .action((o) => priorTrainCommand({ ...globals(), ...o }));
   p.command('generate')

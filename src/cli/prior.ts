@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { loadAudio } from '../audio/load.js';
 import { writeWav } from '../audio/wavFs.js';
@@ -28,6 +29,7 @@ export interface PriorTrainCommandOptions extends GlobalOptions {
   resume?: boolean;
   init?: string;
   addLayers?: string;
+  workers?: string;
 }
 
 /** vqcodec prior train --tokens DIR --out RUN */
@@ -52,6 +54,7 @@ export async function priorTrainCommand(options: PriorTrainCommandOptions): Prom
     dropout: numberOption('--dropout', options.dropout) ?? d.dropout,
     seed: intOption('--seed', options.seed) ?? d.seed,
     ...(options.init !== undefined ? { initFrom: options.init } : {}),
+    workers: intOption('--workers', options.workers) ?? Math.min(2, availableParallelism()),
     ...(options.addLayers !== undefined ? { addLayers: intOption('--add-layers', options.addLayers) } : {}),
   };
   const shapeFlags = (['codebooks', 'width', 'layers', 'heads', 'context'] as const).filter((k) => options[k] !== undefined);

@@ -21,10 +21,12 @@ import { Random } from '../train/random.js';
 import { RunLog, type SkipLog } from '../train/runLog.js';
 import { SkippedSteps } from '../train/skips.js';
 import { stridesOf, isMultiRate } from '../tokens/codeStrides.js';
+import { backendName } from '../backend.js';
 import { priorGrid, WindowSampler } from './data.js';
+import { PriorParallel, shareGradients } from './parallel.js';
 import { loadPrior, savePrior, type PriorCodec } from './store.js';
 import { checkPriorStrides, superFrameLayout } from './superFrames.js';
-import { TokenPrior, validatePriorConfig, type PriorConfig } from './transformer.js';
+import { TokenPrior, validatePriorConfig, type PriorConfig, type PriorDropout } from './transformer.js';
 
 export interface PriorTrainOptions {
   /** A `vqcodec tokens` output folder. */
@@ -56,6 +58,11 @@ export interface PriorTrainOptions {
    * identity (its two residual projections at zero), so the grown prior predicts as before.
    */
   addLayers?: number;
+  /**
+   * Replicas of data-parallel training (./parallel.ts): worker threads + the main thread (absent: 1).
+   * A resumed run repeats a straight one exactly when both use the same number.
+   */
+  workers?: number;
 }
 
 export const DEFAULT_PRIOR_OPTIONS: Omit<PriorTrainOptions, 'tokens' | 'outDir'> = {
@@ -162,7 +169,7 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
     if (saved.meta.format !== 'vqcodec-prior-checkpoint') throw new VqcodecError(`${checkpointPath} is not a prior's checkpoint`);
     // The run keeps its own total steps (and so its schedule) unless steps are given again.
     const savedOptions = saved.meta.options as PriorTrainOptions;
-    opts = { ...savedOptions, steps: request.steps ?? savedOptions.steps, tokens: options.tokens, outDir: options.outDir };
+    opts = { ...savedOptions, steps: request.steps ?? savedOptions.steps, tokens: options.tokens, outDir: options.outDir, workers: request.workers ?? savedOptions.workers };
     if ((saved.meta.codec as PriorCodec).fingerprint !== data.codec.fingerprint) throw new VqcodecError(`the run models codec ${(saved.meta.codec as PriorCodec).fingerprint}; ${options.tokens} holds tokens of ${data.codec.fingerprint}`);
   }
   // A prior to start from gives the shape (its codec may differ: that is what fine-tuning is for).
@@ -231,56 +238,61 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
   let window: number[] = [];
   let windowStart = performance.now();
   let lastCheckpoint = startStep;
-  for (let step = startStep + 1; step <= opts.steps; step++) {
-    adam.options.learningRate = learningRateAt(step, opts) * skips.lrFactor;
-    const batch = tf.tensor3d(sampler.sample(opts.batchSize, steps, random), [opts.batchSize, steps, V], 'int32');
-    const vars = prior.params.trainableVariables();
-    const { value, grads } = tf.variableGrads(() => {
-      const loss = prior.loss(batch, opts.dropout ? { rate: opts.dropout, seed: `${opts.seed}/${step}` } : undefined);
-      return events.onLoss ? events.onLoss(step, loss) : loss;
-    }, Object.values(vars));
-    const named = Object.fromEntries(Object.entries(vars).map(([n, v]) => [n, grads[v.name]]));
-    const nats = value.dataSync()[0];
-    // Checked before anything is applied: a NaN or infinity skips the step.
-    const norm = Adam.gradientNorm(named);
-    const gradNorm = norm.dataSync()[0];
-    const skipped = !Number.isFinite(nats) ? `loss is ${nats}` : !Number.isFinite(gradNorm) ? `gradient norm is ${gradNorm}` : undefined;
-    if (skipped === undefined) adam.apply(vars, named, norm).dispose();
-    else norm.dispose();
-    tf.dispose([batch, value, ...Object.values(grads)]);
-    if (skipped !== undefined) {
-      const entry = skips.skip(step, skipped);
-      await runLog.append(entry);
-      events.onSkip?.(entry);
-      const stop = skips.stopError("the prior's training", entry, lastCheckpoint);
-      if (stop) throw stop;
-    } else {
-      skips.applied();
-      window.push(nats);
+  const replicas = opts.workers ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1) throw new VqcodecError(`workers must be a positive integer (got ${replicas})`);
+  const parallel = replicas > 1 ? await PriorParallel.start(config, replicas, backendName() ?? 'wasm') : undefined;
+  try {
+    for (let step = startStep + 1; step <= opts.steps; step++) {
+      adam.options.learningRate = learningRateAt(step, opts) * skips.lrFactor;
+      const windows = sampler.sample(opts.batchSize, steps, random);
+      // Replica 0's masks are those of a run without workers.
+      const dropoutOf = (replica: number): PriorDropout | undefined => (opts.dropout ? { rate: opts.dropout, seed: replica === 0 ? `${opts.seed}/${step}` : `${opts.seed}/${step}/${replica}` } : undefined);
+      const onLoss = events.onLoss ? (loss: tf.Scalar) => events.onLoss!(step, loss) : undefined;
+      const { nats, grads: named } = parallel ? await parallel.gradients(prior, windows, opts.batchSize, steps, dropoutOf, onLoss) : shareGradients(prior, windows, opts.batchSize, steps, dropoutOf(0), onLoss);
+      const vars = prior.params.trainableVariables();
+      // Checked before anything is applied: a NaN or infinity skips the step.
+      const norm = Adam.gradientNorm(named);
+      const gradNorm = norm.dataSync()[0];
+      const skipped = !Number.isFinite(nats) ? `loss is ${nats}` : !Number.isFinite(gradNorm) ? `gradient norm is ${gradNorm}` : undefined;
+      if (skipped === undefined) adam.apply(vars, named, norm).dispose();
+      else norm.dispose();
+      tf.dispose(Object.values(named));
+      if (skipped !== undefined) {
+        const entry = skips.skip(step, skipped);
+        await runLog.append(entry);
+        events.onSkip?.(entry);
+        const stop = skips.stopError("the prior's training", entry, lastCheckpoint);
+        if (stop) throw stop;
+      } else {
+        skips.applied();
+        window.push(nats);
+      }
+      let log: PriorLog | undefined;
+      if ((step % opts.logEvery === 0 || step === opts.steps) && window.length > 0) {
+        const seconds = (performance.now() - windowStart) / 1000;
+        log = { type: 'train', step, bitsPerToken: window.reduce((a, b) => a + b, 0) / window.length / Math.LN2, learningRate: adam.options.learningRate, tokensPerSecond: (window.length * opts.batchSize * config.context * V) / seconds };
+        await runLog.append(log);
+        window = [];
+        windowStart = performance.now();
+      }
+      events.onStep?.(step, log);
+      if (validGrids.length > 0 && (step % opts.validateEvery === 0 || step === opts.steps)) {
+        const entry: PriorLog = { type: 'valid', step, ...validationBits(prior, validGrids) };
+        await runLog.append(entry);
+        events.onValidate?.(entry);
+      }
+      if (step % opts.checkpointEvery === 0 || step === opts.steps) {
+        const snapshot = adam.snapshot();
+        await writeBundle(checkpointPath, {
+          meta: { format: 'vqcodec-prior-checkpoint', version: 1, step, adamStep: snapshot.step, random: random.state, options: opts, codec: data.codec, lrFactor: skips.lrFactor, skipsInARow: skips.inARow, ...(config.codeStrides ? { codeStrides: config.codeStrides } : {}) },
+          arrays: { ...prior.params.snapshot(), ...snapshot.arrays },
+        });
+        lastCheckpoint = step;
+        await savePrior(path.join(options.outDir, 'prior'), prior, data.codec);
+      }
     }
-    let log: PriorLog | undefined;
-    if ((step % opts.logEvery === 0 || step === opts.steps) && window.length > 0) {
-      const seconds = (performance.now() - windowStart) / 1000;
-      log = { type: 'train', step, bitsPerToken: window.reduce((a, b) => a + b, 0) / window.length / Math.LN2, learningRate: adam.options.learningRate, tokensPerSecond: (window.length * opts.batchSize * config.context * V) / seconds };
-      await runLog.append(log);
-      window = [];
-      windowStart = performance.now();
-    }
-    events.onStep?.(step, log);
-    if (validGrids.length > 0 && (step % opts.validateEvery === 0 || step === opts.steps)) {
-      const entry: PriorLog = { type: 'valid', step, ...validationBits(prior, validGrids) };
-      await runLog.append(entry);
-      events.onValidate?.(entry);
-    }
-    if (step % opts.checkpointEvery === 0 || step === opts.steps) {
-      const snapshot = adam.snapshot();
-      await writeBundle(checkpointPath, {
-        meta: { format: 'vqcodec-prior-checkpoint', version: 1, step, adamStep: snapshot.step, random: random.state, options: opts, codec: data.codec, lrFactor: skips.lrFactor, skipsInARow: skips.inARow, ...(config.codeStrides ? { codeStrides: config.codeStrides } : {}) },
-        arrays: { ...prior.params.snapshot(), ...snapshot.arrays },
-      });
-      lastCheckpoint = step;
-      await savePrior(path.join(options.outDir, 'prior'), prior, data.codec);
-    }
+  } finally {
+    await parallel?.close();
   }
   adam.dispose();
   return prior;

@@ -98,7 +98,7 @@ export function flattenGradients(vars: Record<string, tf.Variable>, grads: Recor
 }
 
 /** The size-weighted mean of this replica's gradients and the workers' (the full batch's gradient). */
-function meanGradients(vars: Record<string, tf.Variable>, own: Record<string, tf.Tensor>, others: FlatGradients[], sizes: number[], rows: number): Record<string, tf.Tensor> {
+export function meanGradients(vars: Record<string, tf.Variable>, own: Record<string, tf.Tensor>, others: FlatGradients[], sizes: number[], rows: number): Record<string, tf.Tensor> {
   const mean: Record<string, tf.Tensor> = {};
   let offset = 0;
   for (const [index, [name, v]] of Object.entries(vars).entries()) {
@@ -117,13 +117,13 @@ function meanGradients(vars: Record<string, tf.Variable>, own: Record<string, tf
 }
 
 /**
- * The worker's entry: the compiled worker.js beside this file, or — when running the
- * TypeScript sources through tsx (tests, development) — a small module that registers
+ * A worker thread's entry: the compiled `name`.js beside the module at `moduleUrl`, or — when
+ * running the TypeScript sources through tsx (tests, development) — a small module that registers
  * tsx in the worker first.
  */
-function workerScript(): URL {
-  if (!import.meta.url.endsWith('.ts')) return new URL('./worker.js', import.meta.url);
-  const source = `const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}); register(); await import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)});`;
+export function workerScript(moduleUrl: string, name: string): URL {
+  if (!moduleUrl.endsWith('.ts')) return new URL(`./${name}.js`, moduleUrl);
+  const source = `const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}); register(); await import(${JSON.stringify(new URL(`./${name}.ts`, moduleUrl).href)});`;
   return new URL(`data:text/javascript,${encodeURIComponent(source)}`);
 }
 
@@ -137,7 +137,7 @@ export class DataParallel {
   static async start(model: VqVae, replicas: number, backend: string, discriminator?: DiscriminatorShape): Promise<DataParallel> {
     const workers: Worker[] = [];
     for (let i = 1; i < replicas; i++) {
-      const worker = new Worker(workerScript(), { workerData: { config: model.config as CodecConfig, training: model.training, backend, discriminator, encoderFrozen: model.encoderFrozen } });
+      const worker = new Worker(workerScript(import.meta.url, 'worker'), { workerData: { config: model.config as CodecConfig, training: model.training, backend, discriminator, encoderFrozen: model.encoderFrozen } });
       await new Promise<void>((resolve, reject) => {
         worker.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
         worker.once('error', reject);
