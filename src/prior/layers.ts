@@ -31,8 +31,8 @@ function swapLast(t: tf.Tensor): tf.Tensor {
 
 /**
  * a · b (b transposed when asked), rank 2 or 3 (batched), with a gradient whose matmuls never use
- * transposeA: tfjs's own MatMul gradient does, and wasm runs those about 8× slower (the prior's
- * training step was 4× slower for it).
+ * transposeA or transposeB: tfjs's own MatMul gradient does, and wasm runs those 5–10× slower (the
+ * prior's training step was 4× slower for transposeA, then 1.7× for transposeB).
  */
 export function matMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tensor {
   const op = tf.customGrad(((x: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -40,8 +40,9 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tenso
     return {
       value: tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, false, transposeB),
       gradFunc: (dy: tf.Tensor, [xs, ys]: tf.Tensor[]) => {
-        // y = x·w: dx = dy·wᵀ, dw = xᵀ·dy; y = x·wᵀ: dx = dy·w, dw = dyᵀ·x.
-        const dx = tf.matMul(dy as tf.Tensor3D, ys as tf.Tensor3D, false, !transposeB);
+        // y = x·w: dx = dy·wᵀ, dw = xᵀ·dy; y = x·wᵀ: dx = dy·w, dw = dyᵀ·x. Transposes are explicit:
+        // wasm runs matMul with transposeB 5–10× slower too (2 against 22 GFLOP/s at [1024×2048]·[128×2048]ᵀ).
+        const dx = transposeB ? tf.matMul(dy as tf.Tensor3D, ys as tf.Tensor3D) : tf.matMul(dy as tf.Tensor3D, swapLast(ys) as tf.Tensor3D);
         const dw = transposeB ? tf.matMul(swapLast(dy) as tf.Tensor3D, xs as tf.Tensor3D) : tf.matMul(swapLast(xs) as tf.Tensor3D, dy as tf.Tensor3D);
         return [dx, dw];
       },
