@@ -289,6 +289,15 @@ test('tokens and prior: bad formats, shards and prompts get one line; a prior re
   assertOk(generated);
   assert.match(generated.stdout, /10 generated\), \d+ tokens at \d+ tokens\/s/);
   assertOneLineError(cli('-q', 'generate', '--model', modelDir, '--prior', path.join(out, 'p', 'prior'), path.join(out, 'h.wav')), /the prior models tokens of codec/);
+  // prior eval: bits per code of the shipped prior on the export, below knowing nothing (log2 1024), and the unigram beside it.
+  const evaluated = cli('-q', 'prior', 'eval', '--prior', path.join('models', 'prior'), '--tokens', path.join(out, 't'), '--json');
+  assertOk(evaluated);
+  const report = JSON.parse(evaluated.stdout) as { files: number; perCodebook: { bitsPerCode: number; unigramEntropy: number; codes: number }[] };
+  assert.equal(report.files, 1);
+  assert.equal(report.perCodebook.length, 2);
+  for (const row of report.perCodebook) assert.ok(row.bitsPerCode > 0 && row.bitsPerCode < 10 && row.unigramEntropy > 0 && row.codes > 0, JSON.stringify(row));
+  assertOk(cli('-q', 'tokens', SPEECH_WAV, '--model', modelDir, '-o', path.join(out, 't-other')));
+  assertOneLineError(cli('-q', 'prior', 'eval', '--prior', path.join(out, 'p', 'prior'), '--tokens', path.join(out, 't-other')), /the prior models tokens of codec/);
 });
 
 test('eval of a manifest: totals, per-source totals, STOI and ESTOI, codebook usage (JSON and tables)', async () => {

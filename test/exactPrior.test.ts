@@ -13,6 +13,7 @@ import { PACKAGE_ROOT } from '../src/paths.js';
 import { delayedGrid } from '../src/prior/data.js';
 import { cos, exp, expm1, sin, tanh } from '../src/prior/exactMath.js';
 import { ExactPrior, windowStart } from '../src/prior/exactPrior.js';
+import { histogramEntropy, priorCrossEntropy } from '../src/prior/evaluate.js';
 import { loadPrior } from '../src/prior/store.js';
 import { TokenPrior, type PriorConfig } from '../src/prior/transformer.js';
 import { Random } from '../src/train/random.js';
@@ -232,4 +233,30 @@ test('push refuses steps of the wrong width and tokens outside 0..K', () => {
   assert.throws(() => exact.push([-1, 0]), /integers/);
   exact.push([16, 3]);
   assert.equal(exact.probabilities().length, 2);
+});
+
+test("prior eval's batched cross-entropy is the coder's: −log2 of ExactPrior's probabilities, across window restarts", () => {
+  const { numCodebooks: Q, codebookSize: K } = SMALL;
+  // 40 steps: past the 12-step context, so the window restarts; a second, shorter file (one window).
+  const grids = [randomGrid(SMALL, 40, 5), randomGrid(SMALL, 9, 6)];
+  const exact = ExactPrior.fromPrior(small);
+  const nats = new Float64Array(Q);
+  const codes = new Array<number>(Q).fill(0);
+  for (const grid of grids) {
+    const steps = grid.length / Q;
+    const probabilities = exactProbabilities(exact, grid, steps);
+    for (let s = 1; s < steps; s++) {
+      for (let q = 0; q < Q; q++) {
+        const token = grid[s * Q + q];
+        if (token >= K) continue;
+        nats[q] -= Math.log(probabilities[s - 1][q][token]);
+        codes[q]++;
+      }
+    }
+  }
+  const result = priorCrossEntropy(small, grids);
+  assert.deepEqual(result.codes, codes);
+  result.bitsPerCodebook.forEach((bits, q) => assert.ok(Math.abs(bits - nats[q] / codes[q] / Math.LN2) < 1e-4, `codebook ${q}: ${bits} against ${nats[q] / codes[q] / Math.LN2}`));
+  assert.deepEqual(result.counts.map((c) => c.reduce((a, b) => a + b, 0)), codes, 'every code counted once in the histogram');
+  assert.ok(Math.abs(histogramEntropy([1, 1, 2]) - 1.5) < 1e-12);
 });

@@ -14,7 +14,7 @@ import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
 import { playCommand } from './play.js';
 import { plotCommand } from './plot.js';
-import { generateCommand, priorTrainCommand } from './prior.js';
+import { generateCommand, priorEvalCommand, priorTrainCommand } from './prior.js';
 import { tokensCommand } from './tokens.js';
 import { trainCommand } from './train.js';
 
@@ -125,6 +125,14 @@ function program(): Command {
     .option('--workers <n>', 'data-parallel worker threads (default: cores, at most 2)')
     .option('--add-layers <n>', 'with --init: append n Transformer blocks, each starting as the identity (a deeper prior that starts where the saved one is)')
     .action((o) => priorTrainCommand({ ...globals(), ...o }));
+  prior
+    .command('eval')
+    .description("a prior's cross-entropy on a token export, bits per code against the codes' unigram entropy (what prior-coded files cost, fast)")
+    .requiredOption('--prior <dir>', 'a prior folder')
+    .requiredOption('--tokens <dir>', 'a vqcodec tokens output folder of the same codec')
+    .option('--limit <n>', 'evenly spaced files only')
+    .option('--json', 'print JSON')
+    .action((o) => priorEvalCommand({ ...globals(), ...o }));
   p.command('generate')
     .description('sample tokens from a prior (or continue a prompt) and decode them to a WAV')
     .argument('<output>')

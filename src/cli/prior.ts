@@ -3,12 +3,16 @@ import path from 'node:path';
 import { loadAudio } from '../audio/load.js';
 import { writeWav } from '../audio/wavFs.js';
 import { VqcodecError } from '../errors.js';
+import { priorGrid } from '../prior/data.js';
+import { histogramEntropy, priorCrossEntropy } from '../prior/evaluate.js';
 import { generate, generationSteps } from '../prior/generate.js';
 import { checkPriorCodec, loadPrior } from '../prior/store.js';
 import { checkPriorStrides } from '../prior/superFrames.js';
 import { storedCodeCount, stridesOf } from '../tokens/codeStrides.js';
 import { DEFAULT_PRIOR_OPTIONS, trainPrior, type PriorTrainRequest } from '../prior/trainer.js';
+import { readTokenExport } from '../tokens/export.js';
 import { readTokenFile } from '../tokens/tokenFileFs.js';
+import { evenlySpaced } from '../train/data.js';
 import { intOption, loadCodec, numberOption, startBackend, type GlobalOptions } from './common.js';
 import { fixed, note, progressBar } from './ui.js';
 
@@ -86,6 +90,55 @@ export async function priorTrainCommand(options: PriorTrainCommandOptions): Prom
   bar.stop();
   prior.dispose();
   console.log(`${path.join(options.out, 'prior')}: trained in ${((performance.now() - started) / 60000).toFixed(1)} min`);
+}
+
+export interface PriorEvalCommandOptions extends GlobalOptions {
+  prior: string;
+  tokens: string;
+  limit?: string;
+  json?: boolean;
+}
+
+/** vqcodec prior eval --prior DIR --tokens DIR [--limit n] [--json]: bits per code against the unigram entropy. */
+export async function priorEvalCommand(options: PriorEvalCommandOptions): Promise<void> {
+  await startBackend(options);
+  const { prior, codec: trainedOn, fingerprint } = await loadPrior(options.prior);
+  try {
+    const data = await readTokenExport(options.tokens);
+    checkPriorCodec(trainedOn, data.codec.fingerprint);
+    const n = prior.config.numCodebooks;
+    if (data.codebooks.some((c) => c < n)) throw new VqcodecError(`the prior models ${n} codebooks; some files in ${options.tokens} have fewer`);
+    const strides = stridesOf({ numCodebooks: Math.max(...data.codebooks), codeStrides: data.codeStrides }).slice(0, n);
+    checkPriorStrides(prior.config, strides);
+    const limit = intOption('--limit', options.limit);
+    if (limit !== undefined && limit < 1) throw new VqcodecError(`--limit must be at least 1 (got ${limit})`);
+    const picked = evenlySpaced(data.codes.map((codes, i) => ({ codes, Q: data.codebooks[i]! })), limit ?? data.codes.length);
+    const grids = picked.map((p) => priorGrid(p.codes, p.Q, strides, prior.config.codebookSize));
+    const bar = progressBar(grids.length, 'eval |{bar}| {value}/{total} files | ETA {eta_formatted}');
+    const started = performance.now();
+    const result = priorCrossEntropy(prior, grids, (done) => bar.update(done));
+    bar.stop();
+    const K = prior.config.codebookSize;
+    const rows = result.bitsPerCodebook.map((bits, q) => {
+      const unigram = histogramEntropy(result.counts[q]!);
+      // The plug-in entropy of N codes over K symbols is low by about (K − 1) / (2 N ln 2) bits (Miller–Madow).
+      return { codebook: q, bitsPerCode: bits, unigramEntropy: unigram, unigramBias: (K - 1) / (2 * Math.max(1, result.codes[q]!) * Math.LN2), belowUnigram: 1 - bits / unigram, codes: result.codes[q]! };
+    });
+    const mean = (key: 'bitsPerCode' | 'unigramEntropy') => rows.reduce((a, r) => a + r[key] * r.codes, 0) / rows.reduce((a, r) => a + r.codes, 0);
+    const summary = { bitsPerCode: mean('bitsPerCode'), unigramEntropy: mean('unigramEntropy'), belowUnigram: 1 - mean('bitsPerCode') / mean('unigramEntropy') };
+    const seconds = (performance.now() - started) / 1000;
+    if (options.json) {
+      console.log(JSON.stringify({ prior: fingerprint, files: grids.length, perCodebook: rows, all: summary, seconds }, null, 2));
+      return;
+    }
+    console.log(`prior ${fingerprint} on ${grids.length} files of ${options.tokens} (${fixed(seconds, 1)} s)\n`);
+    console.log('bits per code       prior   unigram   below unigram');
+    for (const r of rows) console.log(`codebook ${String(r.codebook).padEnd(8)} ${fixed(r.bitsPerCode, 3).padStart(7)} ${fixed(r.unigramEntropy, 3).padStart(9)} ${(r.belowUnigram * 100).toFixed(1).padStart(13)} %`);
+    console.log(`${'all'.padEnd(17)} ${fixed(summary.bitsPerCode, 3).padStart(7)} ${fixed(summary.unigramEntropy, 3).padStart(9)} ${(summary.belowUnigram * 100).toFixed(1).padStart(13)} %`);
+    console.log(`(unigram entropy: of these files' own codes, low by about ${fixed(rows[0]!.unigramBias, 3)} bits at ${rows[0]!.codes.toLocaleString('en')} codes a codebook)`);
+  } finally {
+    prior.dispose();
+  }
 }
 
 export interface GenerateCommandOptions extends GlobalOptions {
