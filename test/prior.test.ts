@@ -86,6 +86,22 @@ test('delayed grids start with the start step, shift codebook q by q, and window
   }
 });
 
+test('windows begin at their file start as often as asked (fileStarts), and anywhere otherwise', () => {
+  const long = delayedGrid(Int32Array.from({ length: 2 * 60 }, (_, i) => i % 5), 2, 2, 5); // 62 steps
+  const startsOf = (fileStarts: number) => {
+    const batch = new WindowSampler([long], 2, 5, fileStarts).sample(400, 4, new Random(3));
+    let atStart = 0;
+    for (let b = 0; b < 400; b++) if (batch[b * 8] === 5 && batch[b * 8 + 1] === 5) atStart++; // the start step: both pads
+    return atStart / 400;
+  };
+  assert.equal(startsOf(1), 1);
+  assert.ok(startsOf(0) < 0.05, 'without it, about 1 window in 59 starts there');
+  const half = startsOf(0.5);
+  assert.ok(half > 0.4 && half < 0.6, `half of them (got ${half})`);
+  // 0 draws exactly as a sampler without the option did.
+  assert.deepEqual(new WindowSampler([long], 2, 5, 0).sample(5, 4, new Random(9)), new WindowSampler([long], 2, 5).sample(5, 4, new Random(9)));
+});
+
 test('a short run on wasm learns a pattern: loss falls, no tensors leak, greedy sampling continues it', () => {
   const prior = new TokenPrior(CONFIG, 1);
   const grids = [0, 1, 2, 3].map((offset) => delayedGrid(patternCodes(40, offset), 2, 2, prior.pad));

@@ -123,6 +123,7 @@ function program(): Command {
     .option('--resume', 'continue the run in --out from its checkpoint')
     .option('--init <prior-dir>', "start from a saved prior's weights and shape (fine-tuning it, e.g. on the tokens of a retrained codec; fresh optimizer)")
     .option('--workers <n>', 'data-parallel worker threads (default: cores, at most 2)')
+    .option('--file-starts <fraction>', "fraction of training windows that begin at their file's start, as entropy coding reads files (default 0: windows anywhere)")
     .option('--add-layers <n>', 'with --init: append n Transformer blocks, each starting as the identity (a deeper prior that starts where the saved one is)')
     .action((o) => priorTrainCommand({ ...globals(), ...o }));
   prior

@@ -34,6 +34,7 @@ export interface PriorTrainCommandOptions extends GlobalOptions {
   init?: string;
   addLayers?: string;
   workers?: string;
+  fileStarts?: string;
 }
 
 /** vqcodec prior train --tokens DIR --out RUN */
@@ -59,6 +60,7 @@ export async function priorTrainCommand(options: PriorTrainCommandOptions): Prom
     seed: intOption('--seed', options.seed) ?? d.seed,
     ...(options.init !== undefined ? { initFrom: options.init } : {}),
     workers: intOption('--workers', options.workers) ?? Math.min(2, availableParallelism()),
+    ...(options.fileStarts !== undefined ? { fileStarts: numberOption('--file-starts', options.fileStarts) } : {}),
     ...(options.addLayers !== undefined ? { addLayers: intOption('--add-layers', options.addLayers) } : {}),
   };
   const shapeFlags = (['codebooks', 'width', 'layers', 'heads', 'context'] as const).filter((k) => options[k] !== undefined);

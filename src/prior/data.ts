@@ -36,6 +36,12 @@ export class WindowSampler {
     private readonly grids: Int32Array[],
     private readonly numCodebooks: number,
     private readonly pad: number,
+    /**
+     * The fraction of windows that begin at their file's start step. Entropy coding reads every
+     * file from its start, and most test clips fit in one window; windows cut anywhere begin at a
+     * file's start only as often as files are short. 0: windows anywhere, as before (and the same draws).
+     */
+    private readonly fileStarts = 0,
   ) {
     if (grids.length === 0) throw new VqcodecError('no token files to train the prior on');
     this.lengths = grids.map((g) => g.length / numCodebooks);
@@ -50,7 +56,8 @@ export class WindowSampler {
       let pick = random.next() * this.total;
       let i = 0;
       while (pick >= this.lengths[i] && i < this.lengths.length - 1) pick -= this.lengths[i++];
-      const start = this.lengths[i] > steps ? random.int(this.lengths[i] - steps + 1) : 0;
+      const atFileStart = this.fileStarts > 0 && random.next() < this.fileStarts;
+      const start = !atFileStart && this.lengths[i] > steps ? random.int(this.lengths[i] - steps + 1) : 0;
       const take = Math.min(steps, this.lengths[i] - start);
       out.set(this.grids[i].subarray(start * Q, (start + take) * Q), b * steps * Q);
     }

@@ -63,6 +63,8 @@ export interface PriorTrainOptions {
    * A resumed run repeats a straight one exactly when both use the same number.
    */
   workers?: number;
+  /** The fraction of training windows that begin at their file's start (./data.ts WindowSampler; absent: 0). */
+  fileStarts?: number;
 }
 
 export const DEFAULT_PRIOR_OPTIONS: Omit<PriorTrainOptions, 'tokens' | 'outDir'> = {
@@ -232,7 +234,9 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
     await runLog.create();
   }
   const V = prior.virtualCodebooks;
-  const sampler = new WindowSampler(trainGrids, V, config.codebookSize);
+  const fileStarts = opts.fileStarts ?? 0;
+  if (!(fileStarts >= 0 && fileStarts <= 1)) throw new VqcodecError(`the fraction of windows at file starts must be from 0 to 1 (got ${fileStarts})`);
+  const sampler = new WindowSampler(trainGrids, V, config.codebookSize, fileStarts);
   events.onStart?.({ startStep, steps: opts.steps, trainFiles: trainGrids.length, validFiles: validGrids.length, parameters: prior.params.trainableCount() });
   const steps = config.context + 1;
   let window: number[] = [];
