@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { CONTEXT_MODEL_FILE } from '../codec.js';
 import { ContextModel, DEFAULT_CONTEXT_SETTINGS } from '../entropy/contextModel.js';
+import { histogramEntropy, pluginEntropyBias } from '../entropy/unigram.js';
 import { PRIOR_MIX_WEIGHT, payloadBits, type EntropyModels, type PayloadCoding, type TokenCoding } from '../entropy/payload.js';
 import { VqcodecError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -115,16 +116,11 @@ export async function entropyMeasureCommand(options: EntropyMeasureOptions): Pro
     bar.update(i + 1);
   });
   bar.stop();
-  const unigram = counts.map((c, q) => {
-    let h = 0;
-    for (const v of c) if (v > 0) h -= (v / stored[q]!) * Math.log2(v / stored[q]!);
-    return h;
-  });
+  const unigram = counts.map(histogramEntropy);
   const perCodebook = Array.from({ length: Q }, (_, q) => ({
     codebook: q,
     unigramEntropy: unigram[q]!,
-    // The plug-in entropy of N codes over K symbols is low by about (K − 1) / (2 N ln 2) bits (Miller–Madow).
-    unigramBias: (K - 1) / (2 * Math.max(1, stored[q]!) * Math.LN2),
+    unigramBias: pluginEntropyBias(K, stored[q]!),
     ...Object.fromEntries(bitModels.map((m) => [m.name, modelBits[m.name]![q]! / stored[q]!])),
   }));
   const none = files.none!.bytes;

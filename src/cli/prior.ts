@@ -1,10 +1,10 @@
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { loadAudio } from '../audio/load.js';
 import { writeWav } from '../audio/wavFs.js';
 import { VqcodecError } from '../errors.js';
-import { priorGrid } from '../prior/data.js';
-import { histogramEntropy, priorCrossEntropy } from '../prior/evaluate.js';
+import { exportStrides, priorGrid } from '../prior/data.js';
+import { histogramEntropy, pluginEntropyBias } from '../entropy/unigram.js';
+import { priorCrossEntropy } from '../prior/evaluate.js';
 import { generate, generationSteps } from '../prior/generate.js';
 import { checkPriorCodec, loadPrior } from '../prior/store.js';
 import { checkPriorStrides } from '../prior/superFrames.js';
@@ -13,6 +13,7 @@ import { DEFAULT_PRIOR_OPTIONS, trainPrior, type PriorTrainRequest } from '../pr
 import { readTokenExport } from '../tokens/export.js';
 import { readTokenFile } from '../tokens/tokenFileFs.js';
 import { evenlySpaced } from '../train/data.js';
+import { DEFAULT_TRAIN_OPTIONS } from '../train/options.js';
 import { intOption, loadCodec, numberOption, startBackend, type GlobalOptions } from './common.js';
 import { fixed, note, progressBar } from './ui.js';
 
@@ -59,7 +60,7 @@ export async function priorTrainCommand(options: PriorTrainCommandOptions): Prom
     dropout: numberOption('--dropout', options.dropout) ?? d.dropout,
     seed: intOption('--seed', options.seed) ?? d.seed,
     ...(options.init !== undefined ? { initFrom: options.init } : {}),
-    workers: intOption('--workers', options.workers) ?? Math.min(2, availableParallelism()),
+    workers: intOption('--workers', options.workers) ?? DEFAULT_TRAIN_OPTIONS.workers,
     ...(options.fileStarts !== undefined ? { fileStarts: numberOption('--file-starts', options.fileStarts) } : {}),
     ...(options.addLayers !== undefined ? { addLayers: intOption('--add-layers', options.addLayers) } : {}),
   };
@@ -108,9 +109,7 @@ export async function priorEvalCommand(options: PriorEvalCommandOptions): Promis
   try {
     const data = await readTokenExport(options.tokens);
     checkPriorCodec(trainedOn, data.codec.fingerprint);
-    const n = prior.config.numCodebooks;
-    if (data.codebooks.some((c) => c < n)) throw new VqcodecError(`the prior models ${n} codebooks; some files in ${options.tokens} have fewer`);
-    const strides = stridesOf({ numCodebooks: Math.max(...data.codebooks), codeStrides: data.codeStrides }).slice(0, n);
+    const strides = exportStrides(data, prior.config.numCodebooks);
     checkPriorStrides(prior.config, strides);
     const limit = intOption('--limit', options.limit);
     if (limit !== undefined && limit < 1) throw new VqcodecError(`--limit must be at least 1 (got ${limit})`);
@@ -123,8 +122,7 @@ export async function priorEvalCommand(options: PriorEvalCommandOptions): Promis
     const K = prior.config.codebookSize;
     const rows = result.bitsPerCodebook.map((bits, q) => {
       const unigram = histogramEntropy(result.counts[q]!);
-      // The plug-in entropy of N codes over K symbols is low by about (K − 1) / (2 N ln 2) bits (Miller–Madow).
-      return { codebook: q, bitsPerCode: bits, unigramEntropy: unigram, unigramBias: (K - 1) / (2 * Math.max(1, result.codes[q]!) * Math.LN2), belowUnigram: 1 - bits / unigram, codes: result.codes[q]! };
+      return { codebook: q, bitsPerCode: bits, unigramEntropy: unigram, unigramBias: pluginEntropyBias(K, result.codes[q]!), belowUnigram: 1 - bits / unigram, codes: result.codes[q]! };
     });
     const mean = (key: 'bitsPerCode' | 'unigramEntropy') => rows.reduce((a, r) => a + r[key] * r.codes, 0) / rows.reduce((a, r) => a + r.codes, 0);
     const summary = { bitsPerCode: mean('bitsPerCode'), unigramEntropy: mean('unigramEntropy'), belowUnigram: 1 - mean('bitsPerCode') / mean('unigramEntropy') };

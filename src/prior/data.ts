@@ -5,6 +5,8 @@
  */
 import { VqcodecError } from '../errors.js';
 import type { Random } from '../train/random.js';
+import { stridesOf } from '../tokens/codeStrides.js';
+import type { TokenExport } from '../tokens/export.js';
 import { toSuperFrames, virtualCodebookCount } from './superFrames.js';
 
 /** One file's delayed grid [(1 + frames + Q − 1) × Q], start step first, padding K. */
@@ -25,6 +27,12 @@ export function delayedGrid(codes: Int32Array, codebooks: number, numCodebooks: 
 export function priorGrid(codes: Int32Array, codebooks: number, strides: readonly number[], pad: number): Int32Array {
   const V = virtualCodebookCount(strides);
   return delayedGrid(toSuperFrames(codes, codebooks, strides, pad), V, V, pad);
+}
+
+/** The strides of a token export's first n codebooks (for a prior of n); every file must have n. */
+export function exportStrides(data: Pick<TokenExport, 'codebooks' | 'codeStrides'>, n: number): number[] {
+  if (data.codebooks.some((c) => c < n)) throw new VqcodecError(`the prior models ${n} codebooks; some exported files have fewer`);
+  return stridesOf({ numCodebooks: Math.max(...data.codebooks), codeStrides: data.codeStrides }).slice(0, n);
 }
 
 /** Draws batches of windows [batch, steps, Q] from delayed grids, files weighted by length. */

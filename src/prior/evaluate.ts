@@ -60,12 +60,3 @@ export function priorCrossEntropy(prior: TokenPrior, grids: readonly Int32Array[
   });
   return { bitsPerCodebook: Array.from(nats, (n, q) => n / Math.max(1, codes[q]!) / Math.LN2), codes, counts };
 }
-
-/** The plug-in entropy in bits of a histogram. */
-export function histogramEntropy(counts: ArrayLike<number>): number {
-  let total = 0;
-  for (let i = 0; i < counts.length; i++) total += counts[i]!;
-  let h = 0;
-  for (let i = 0; i < counts.length; i++) if (counts[i]! > 0) h -= (counts[i]! / total) * Math.log2(counts[i]! / total);
-  return h;
-}

@@ -85,19 +85,19 @@ export class PriorParallel {
     const per = steps * Q;
     const sizes = Array.from({ length: this.replicas }, (_, i) => Math.floor(rows / this.replicas) + (i < rows % this.replicas ? 1 : 0));
     const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
-    const share = (r: number) => tokens.slice(starts[r]! * per, (starts[r]! + sizes[r]!) * per);
-    const targets = sizes.map((size, r) => realTargets(share(r), size, steps, Q, K));
+    const shares = sizes.map((size, r) => tokens.slice(starts[r]! * per, (starts[r]! + size) * per));
+    const targets = sizes.map((size, r) => realTargets(shares[r]!, size, steps, Q, K));
     const names = Object.keys(prior.params.trainableVariables());
     const weights = packWeights(prior.params, names);
     const replies = this.workers.map((worker, i) => {
       const r = i + 1;
-      const request: PriorShardRequest = { weights: weights.slice(), tokens: share(r), rows: sizes[r]!, steps, dropout: dropout(r) };
+      const request: PriorShardRequest = { weights: weights.slice(), tokens: shares[r]!, rows: sizes[r]!, steps, dropout: dropout(r) };
       return new Promise<PriorShardReply>((resolve, reject) => {
         worker.once('message', (reply: PriorShardReply) => (reply.error ? reject(new Error(reply.error)) : resolve(reply)));
         worker.postMessage(request, [request.weights.buffer, request.tokens.buffer] as ArrayBuffer[]);
       });
     });
-    const own = shareGradients(prior, share(0), sizes[0]!, steps, dropout(0), onLoss);
+    const own = shareGradients(prior, shares[0]!, sizes[0]!, steps, dropout(0), onLoss);
     const others = await Promise.all(replies);
     // A share without targets (all padding) weighs nothing; the whole batch without any is weighed evenly.
     const total = targets.reduce((a, b) => a + b, 0);

@@ -22,7 +22,7 @@ import { RunLog, type SkipLog } from '../train/runLog.js';
 import { SkippedSteps } from '../train/skips.js';
 import { stridesOf, isMultiRate } from '../tokens/codeStrides.js';
 import { backendName } from '../backend.js';
-import { priorGrid, WindowSampler } from './data.js';
+import { exportStrides, priorGrid, WindowSampler } from './data.js';
 import { PriorParallel, shareGradients } from './parallel.js';
 import { loadPrior, savePrior, type PriorCodec } from './store.js';
 import { checkPriorStrides, superFrameLayout } from './superFrames.js';
@@ -189,9 +189,8 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
     if (!Number.isInteger(opts.addLayers) || opts.addLayers < 1) throw new VqcodecError(`layers to add must be a positive integer (got ${opts.addLayers})`);
   }
   const n = opts.model.numCodebooks;
-  if (data.codebooks.some((c) => c < n)) throw new VqcodecError(`the prior models ${n} codebooks; some exported files have fewer`);
   // The strides of the codebooks modelled, recorded in the prior only for multi-rate codes.
-  const strides = stridesOf({ numCodebooks: Math.max(...data.codebooks), codeStrides: data.codeStrides }).slice(0, n);
+  const strides = exportStrides(data, n);
   if (saved) checkPriorStrides({ numCodebooks: n, codeStrides: saved.meta.codeStrides as number[] | undefined }, strides);
   const config: PriorConfig = { ...opts.model, codebookSize: data.codebookSize, ...(isMultiRate(strides) ? { codeStrides: strides } : {}) };
   validatePriorConfig(config);
@@ -207,7 +206,7 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
     try {
       checkPriorStrides(init.prior.config, strides);
       const oldLayers = init.prior.config.layers;
-      const isNewBlock = (name: string) => /^block(\d+)\./.test(name) && Number(/^block(\d+)\./.exec(name)![1]) >= oldLayers;
+      const isNewBlock = (name: string) => Number(/^block(\d+)\./.exec(name)?.[1] ?? -1) >= oldLayers;
       prior.params.restore(init.prior.params.snapshot(), path.join(opts.initFrom!, 'weights.bin'), isNewBlock);
       growIdentityBlocks(prior, oldLayers);
     } finally {
