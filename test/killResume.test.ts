@@ -19,7 +19,7 @@ import type { NamedArrays } from '../src/model/params.js';
 import { FIXTURES, PACKAGE_ROOT } from '../src/paths.js';
 
 const BIN = path.join(PACKAGE_ROOT, 'bin', 'vqcodec.js');
-const STEPS = 12;
+const STEPS = 24;
 /** Milliseconds each atomic write pauses half-way in the runs meant to be killed mid-write. */
 const WRITE_DELAY_MS = 400;
 
@@ -151,7 +151,7 @@ test('SIGKILL at random moments (mid-checkpoint, mid-model, mid-log too), resume
 
   const random = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
   const triggers: Trigger[] = [
-    { kind: 'time', ms: random(300, 2500) },
+    { kind: 'time', ms: random(300, 1200) },
     { kind: 'steps', ahead: random(1, 3), ms: random(0, 250) },
     { kind: 'write', file: 'checkpoint.bin' },
     { kind: 'steps', ahead: random(1, 2), ms: random(0, 250) },
