@@ -65,6 +65,18 @@ test('a prior run writes its log, checkpoint and prior; a resumed run equals a s
   for (const p of [straight, resumed, prior, again]) p.dispose();
 });
 
+test('a resumed run takes a new decay start: the same weights as a straight run with that schedule', async () => {
+  const decayed = { lrDecayFrom: 4 };
+  const straight = await trainPrior({ ...options(path.join(root, 'decay-a'), 6), ...decayed }, false);
+  const b = path.join(root, 'decay-b');
+  (await trainPrior(options(b, 3), false)).dispose();
+  const resumed = await trainPrior({ ...options(b, 6), ...decayed }, true);
+  assert.deepEqual(resumed.params.snapshot(), straight.params.snapshot());
+  const rates = (await fs.readFile(path.join(b, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'train').map((e) => e.learningRate);
+  assert.ok(rates[5] < rates[2], `the rate decays after step 4 (${rates.join(', ')})`);
+  for (const p of [straight, resumed]) p.dispose();
+});
+
 test('--init fine-tunes a saved prior on the tokens of another codec, in its own shape', async () => {
   const first = await trainPrior(options(path.join(root, 'init-src'), 3), false);
   const other = Codec.create(makeConfig(PRESETS.tiny), 7);

@@ -169,9 +169,9 @@ export async function trainPrior(request: PriorTrainRequest, resume: boolean, ev
   if (resume) {
     saved = await readBundle(checkpointPath);
     if (saved.meta.format !== 'vqcodec-prior-checkpoint') throw new VqcodecError(`${checkpointPath} is not a prior's checkpoint`);
-    // The run keeps its own total steps (and so its schedule) unless steps are given again.
+    // The run keeps its own schedule (total steps, decay start) unless they are given again.
     const savedOptions = saved.meta.options as PriorTrainOptions;
-    opts = { ...savedOptions, steps: request.steps ?? savedOptions.steps, tokens: options.tokens, outDir: options.outDir, workers: request.workers ?? savedOptions.workers };
+    opts = { ...savedOptions, steps: request.steps ?? savedOptions.steps, lrDecayFrom: request.lrDecayFrom ?? savedOptions.lrDecayFrom, tokens: options.tokens, outDir: options.outDir, workers: request.workers ?? savedOptions.workers };
     if ((saved.meta.codec as PriorCodec).fingerprint !== data.codec.fingerprint) throw new VqcodecError(`the run models codec ${(saved.meta.codec as PriorCodec).fingerprint}; ${options.tokens} holds tokens of ${data.codec.fingerprint}`);
   }
   // A prior to start from gives the shape (its codec may differ: that is what fine-tuning is for).
