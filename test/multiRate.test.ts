@@ -124,6 +124,20 @@ test('code strides: validated, grouped into levels, and dense grids ⇄ stored s
   assert.equal(firstUnrepeatedCode(dense, 9, strides), 9);
 });
 
+test('a grown model keeps the fresh value of a new parameter even where the saved weights have one of that name (a trained model recoded starts k-means again)', () => {
+  const trained = Codec.create(makeConfig(PRESETS.tiny!), 4);
+  trained.model.params.get('quantizer.initialised').assign(tf.ones([1]));
+  const arrays = trained.model.inferenceArrays();
+  const recoded = Codec.create(makeConfig({ ...PRESETS.tiny!, quantizer: { ...PRESETS.tiny!.quantizer, codeStrides: [4, 2, 1] } }), 9).model;
+  const fresh = recoded.params.get('quantizer.codebook0').dataSync().slice();
+  recoded.loadArraysGrowing(arrays, 'saved', (name) => name.startsWith('quantizer.'));
+  assert.equal(recoded.quantizer.needsInit(), true);
+  assert.deepEqual(Array.from(recoded.params.get('quantizer.codebook0').dataSync()), Array.from(fresh));
+  assert.deepEqual(Array.from(recoded.params.get('encoder.input.w').dataSync()), Array.from(trained.model.params.get('encoder.input.w').dataSync()));
+  trained.dispose();
+  recoded.dispose();
+});
+
 test('train --init DIR --code-strides recodes a saved model: its weights carry over, its codebooks restart, its tokens are multi-rate', async () => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'vqcodec-multirate-'));
   try {

@@ -171,6 +171,7 @@ function program(): Command {
     .option('--resume', 'continue the run in --out from its checkpoint')
     .option('--init <model-dir>', 'start from a saved model\'s weights and config (fine-tuning; fresh optimizer)')
     .option('--code-strides <list>', 'multi-rate codes: frames per code of each codebook, coarse first, e.g. 4,4,2,1,1,1,1,1 (with --init: recode the saved model, codebooks restarting by k-means)')
+    .option('--fsq <levels>', 'finite scalar quantization: each codebook a fixed grid of these levels per dimension, e.g. 8,5,5,5 (1000 codes); with --init: requantize the saved model, its encoder and decoder kept')
     .option('--add-decoder-trunk <CxN>', 'with --init: grow the decoder by a wide residual trunk at the frame rate, C channels × N units (e.g. 256x6), starting as the identity')
     .option('--add-encoder-trunk <CxN>', 'with --init: grow the encoder by a wide residual trunk at the frame rate before the quantizer, C channels × N units (e.g. 256x4), starting as the identity')
     .option('--decoder-only', 'train the decoder alone: the encoder and codebooks stay as they are (with --init, the codes of every file stay the same)')

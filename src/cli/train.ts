@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VqcodecError } from '../errors.js';
-import { makeConfig, PRESETS, splitQuantizerFields, type CodecConfig, type TrunkConfig, type IstftHeadConfig, type DeepPartial, type QuantizerTraining } from '../model/config.js';
+import { makeConfig, PRESETS, withFsq, splitQuantizerFields, type CodecConfig, type TrunkConfig, type IstftHeadConfig, type DeepPartial, type QuantizerTraining } from '../model/config.js';
 import { DEFAULT_TRAIN_OPTIONS, train, type TrainChanges, type TrainOptions } from '../train/trainer.js';
 import { intListOption, intOption, numberOption, startBackend, type GlobalOptions } from './common.js';
 import { LivePlot } from './livePlot.js';
@@ -39,6 +39,7 @@ export interface TrainCommandOptions extends GlobalOptions {
   istftHead?: string;
   decoderOnly?: boolean;
   codeStrides?: string;
+  fsq?: string;
 }
 
 /** The model config, and training settings a config file may carry in its quantizer (as older model directories do). */
@@ -125,8 +126,12 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
   const { training } = read;
   const codeStrides = intListOption('--code-strides', options.codeStrides);
   if (codeStrides !== undefined && options.resume) throw new VqcodecError('--code-strides shapes a new run: leave it out with --resume');
-  // Without --init the strides shape the new model; with it they recode the saved one.
-  const config = codeStrides !== undefined && options.init === undefined ? makeConfig({ ...read.config, quantizer: { ...read.config.quantizer, codeStrides } }) : read.config;
+  const fsqLevels = intListOption('--fsq', options.fsq);
+  if (fsqLevels !== undefined && options.resume) throw new VqcodecError('--fsq shapes a new run: leave it out with --resume');
+  // Without --init the strides and levels shape the new model; with it they recode the saved one.
+  let config = read.config;
+  if (options.init === undefined && codeStrides !== undefined) config = makeConfig({ ...config, quantizer: { ...config.quantizer, codeStrides } });
+  if (options.init === undefined && fsqLevels !== undefined) config = makeConfig({ ...config, quantizer: withFsq(config.quantizer, fsqLevels) });
   const d = DEFAULT_TRAIN_OPTIONS;
   const quantizerFlags = givenQuantizerSettings(options);
   const trainOptions: TrainOptions = {
@@ -151,6 +156,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     ...(options.addDecoderTrunk !== undefined ? { addDecoderTrunk: trunkOption('--add-decoder-trunk', options.addDecoderTrunk) } : {}),
     ...(options.addEncoderTrunk !== undefined ? { addEncoderTrunk: trunkOption('--add-encoder-trunk', options.addEncoderTrunk) } : {}),
     ...(codeStrides !== undefined && options.init !== undefined ? { recodeStrides: codeStrides } : {}),
+    ...(fsqLevels !== undefined && options.init !== undefined ? { requantizeFsq: fsqLevels } : {}),
     ...(options.istftHead !== undefined ? { istftHead: istftHeadOption(options.istftHead) } : {}),
     ...(options.decoderOnly === true ? { decoderOnly: true } : {}),
   };

@@ -17,6 +17,13 @@ export interface QuantizerConfig {
    * learned projection of the residual by cosine similarity; trains with ema: false.
    */
   lookupDim?: number;
+  /**
+   * Finite scalar quantization (Mentzer et al., 2023): when set, each codebook is a fixed grid
+   * instead of learned entries. It projects its residual to fsqLevels.length dims, bounds them by
+   * tanh and rounds dimension i to one of fsqLevels[i] values; codebookSize is their product, e.g.
+   * [4, 4, 4, 4, 4] or [8, 5, 5, 5] (1000). No codebook or commitment loss, EMA or restarts.
+   */
+  fsqLevels?: number[];
   /** Residual VQ depth: each codebook quantizes what the previous ones left. */
   numCodebooks: number;
   /**
@@ -164,6 +171,7 @@ export function makeConfig(overrides: DeepPartial<CodecConfig> = {}): CodecConfi
     quantizer: { ...DEFAULT_CONFIG.quantizer, ...overrides.quantizer } as QuantizerConfig,
   };
   if (overrides.quantizer?.codeStrides !== undefined) config.quantizer.codeStrides = [...overrides.quantizer.codeStrides] as number[];
+  if (overrides.quantizer?.fsqLevels !== undefined) config.quantizer.fsqLevels = [...overrides.quantizer.fsqLevels] as number[];
   if (overrides.spectral !== undefined) config.spectral = { ...overrides.spectral } as SpectralConfig;
   if (overrides.decoderTrunk !== undefined) config.decoderTrunk = { ...overrides.decoderTrunk } as TrunkConfig;
   if (overrides.encoderTrunk !== undefined) config.encoderTrunk = { ...overrides.encoderTrunk } as TrunkConfig;
@@ -173,6 +181,12 @@ export function makeConfig(overrides: DeepPartial<CodecConfig> = {}): CodecConfi
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** A quantizer shape with scalar codes of these levels (codebookSize their product, no lookupDim). */
+export function withFsq(q: QuantizerConfig, fsqLevels: number[]): QuantizerConfig {
+  const { lookupDim: _factorized, ...rest } = q;
+  return { ...rest, fsqLevels: [...fsqLevels], codebookSize: fsqLevels.reduce((a, b) => a * b, 1) };
+}
 
 /** Samples per code frame: the STFT hop (if spectral) times every stride. */
 export function hopLength(config: CodecConfig): number {
@@ -257,6 +271,15 @@ export function validateConfig(c: CodecConfig): void {
   if (!isPositiveInt(q.codebookSize) || q.codebookSize < 2 || q.codebookSize > 65536) fail(`codebookSize must be an integer in 2..65536 (got ${q.codebookSize})`);
   if (!isPositiveInt(q.dim)) fail(`quantizer dim must be a positive integer (got ${q.dim})`);
   if (q.lookupDim !== undefined && (!isPositiveInt(q.lookupDim) || q.lookupDim > q.dim)) fail(`lookupDim must be an integer from 1 to dim (got ${q.lookupDim})`);
+  if (q.fsqLevels !== undefined) {
+    const levels = q.fsqLevels;
+    if (!Array.isArray(levels) || levels.length === 0 || levels.length > q.dim || !levels.every((l) => isPositiveInt(l) && l >= 2)) {
+      fail(`fsqLevels must be a list of 1 to dim integers ≥ 2 (got ${JSON.stringify(levels)})`);
+    }
+    const product = levels.reduce((a, b) => a * b, 1);
+    if (product !== q.codebookSize) fail(`fsqLevels ${levels.join('×')} make ${product} codes, but codebookSize is ${q.codebookSize}`);
+    if (q.lookupDim !== undefined) fail('fsqLevels and lookupDim are two kinds of codes: give one');
+  }
   if (!isPositiveInt(q.numCodebooks) || q.numCodebooks > 255) fail(`numCodebooks must be an integer in 1..255 (got ${q.numCodebooks})`);
   if (q.codeStrides !== undefined) {
     const problem = codeStridesProblem(q.codeStrides, q.numCodebooks);

@@ -14,9 +14,14 @@
  * the mean of each window of strides[q] frames of its residual and its entry is repeated over
  * the window's frames, so coarse codebooks run below the frame rate. Its codes come out
  * repeated the same way (see tokens/codeStrides.ts), and decoding them needs nothing special.
+ *
+ * With `fsqLevels` set, each codebook is a fixed grid (finite scalar quantization, scalarCodebook.ts):
+ * the projection down is bounded by tanh and rounded per dimension, straight through, and
+ * projected back up. Nothing but the projections learns, so there is no codebook or commitment loss.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Codebook, type CodebookStatistics } from './codebook.js';
+import { ScalarCodebook } from './scalarCodebook.js';
 import type { QuantizerSettings } from './config.js';
 import { nearestByAngle, nearestCodes, unitRows } from './nearest.js';
 import type { ParamStore } from './params.js';
@@ -106,8 +111,11 @@ interface TrainingStage extends Stage {
 }
 
 export class ResidualVectorQuantizer {
+  /** The learned codebooks (none when the codes are scalar). */
   readonly codebooks: Codebook[] = [];
-  /** One per codebook when codes are factorized (lookupDim set), else empty. */
+  /** Each stage's code table: a learned codebook or a scalar grid. */
+  private readonly tables: (Codebook | ScalarCodebook)[] = [];
+  /** One per codebook when codes are factorized (lookupDim set) or scalar (fsqLevels set), else empty. */
   private readonly projections: Projection[] = [];
   /** 1 once the codebooks have been initialised from data (saved with the weights). */
   private readonly initialised: tf.Variable;
@@ -118,13 +126,17 @@ export class ResidualVectorQuantizer {
   /** Registers each codebook's projection (if factorized) and then its parameters, codebook by codebook. */
   constructor(params: ParamStore, readonly config: QuantizerSettings) {
     this.strides = stridesOf(config);
-    const { dim, lookupDim, numCodebooks } = config;
+    const { dim, lookupDim, numCodebooks, fsqLevels } = config;
     const nearest = lookupDim === undefined ? nearestCodes : nearestByAngle;
+    const projectTo = fsqLevels?.length ?? lookupDim;
     for (let q = 0; q < numCodebooks; q++) {
-      if (lookupDim !== undefined) this.projections.push(new Projection(params, q, dim, lookupDim));
-      this.codebooks.push(new Codebook(params, q, config, nearest, this.strides[q]));
+      if (projectTo !== undefined) this.projections.push(new Projection(params, q, dim, projectTo));
+      const table = fsqLevels ? new ScalarCodebook(fsqLevels, config.emaDecay) : new Codebook(params, q, config, nearest, this.strides[q]);
+      if (table instanceof Codebook) this.codebooks.push(table);
+      this.tables.push(table);
     }
-    this.initialised = params.fill('quantizer.initialised', [1], config.kmeansInit ? 0 : 1, false);
+    // A grid needs no k-means.
+    this.initialised = params.fill('quantizer.initialised', [1], config.kmeansInit && !fsqLevels ? 0 : 1, false);
   }
 
   get numCodebooks(): number {
@@ -133,7 +145,7 @@ export class ResidualVectorQuantizer {
 
   /** Each codebook's usage (EMA of assignments per step); checkpoints save them. */
   get usage(): Float32Array[] {
-    return this.codebooks.map((c) => c.usage);
+    return this.tables.map((c) => c.usage);
   }
 
   /** EMA statistics are training state: a shipped model leaves them out and they restart from the codebooks. */
@@ -176,7 +188,7 @@ export class ResidualVectorQuantizer {
   encode(z: tf.Tensor2D, numActive = this.numCodebooks, frames = z.shape[0]): tf.Tensor2D {
     return tf.tidy(() => {
       const stages = this.residualLoop(z, numActive, frames, (residual, q) => {
-        const codes = this.codebooks[q].codesOf(this.toLookupSpace(q, residual));
+        const codes = this.tables[q].codesOf(this.toLookupSpace(q, residual));
         return { codes, output: this.toLatent(q, codes) };
       });
       return tf.stack(stages.map((s) => s.frameCodes), 1) as tf.Tensor2D;
@@ -201,8 +213,8 @@ export class ResidualVectorQuantizer {
       this.residualLoop(z, this.numCodebooks, frames, (residual, q) => {
         // Factorized codes cluster the (unit-length) projections, by angle like the lookup.
         const points = this.projections.length > 0 ? unitRows(this.toLookupSpace(q, residual)) : residual;
-        const codebook = this.codebooks[q];
-        codebook.initFromData(points, random);
+        const codebook = this.tables[q];
+        if (codebook instanceof Codebook) codebook.initFromData(points, random);
         const codes = codebook.codesOf(points);
         return { codes, output: this.toLatent(q, codes) };
       });
@@ -220,7 +232,7 @@ export class ResidualVectorQuantizer {
    * code and their sum. Host arrays, so that data-parallel replicas can add theirs up before one update.
    */
   batchStatistics(residuals: tf.Tensor2D[], stageCodes: tf.Tensor1D[]): BatchStatistics {
-    const parts: CodebookStatistics[] = residuals.map((r, q) => this.codebooks[q].statistics(r, stageCodes[q]!));
+    const parts: CodebookStatistics[] = residuals.map((r, q) => this.tables[q].statistics(r, stageCodes[q]!));
     return { counts: parts.map((p) => p.counts), sums: parts.map((p) => p.sums) };
   }
 
@@ -229,7 +241,7 @@ export class ResidualVectorQuantizer {
    * restarts onto `recent` residuals, codebook by codebook. Returns the integer counts per codebook.
    */
   applyStatistics(stats: BatchStatistics, recent: tf.Tensor2D[], random: () => number): Int32Array[] {
-    return stats.counts.map((counts, q) => this.codebooks[q].applyStatistics({ counts, sums: stats.sums[q] }, recent[q], random));
+    return stats.counts.map((counts, q) => this.tables[q].applyStatistics({ counts, sums: stats.sums[q] }, recent[q], random));
   }
 
   /** batchStatistics then applyStatistics, for a single process. */
@@ -260,13 +272,16 @@ export class ResidualVectorQuantizer {
     const projection = this.projections[q] as Projection | undefined;
     const input = this.toLookupSpace(q, residual);
     const held = stopGradient(input);
-    const { chosen, codes } = this.codebooks[q].lookup(held);
+    const codebook = this.tables[q];
+    const { chosen, codes } = codebook.lookup(held);
     const chosenHeld = stopGradient(chosen);
+    const grid = codebook instanceof ScalarCodebook;
     return {
       codes,
       input: held,
-      codebookLoss: this.config.ema ? undefined : (tf.mean(tf.square(tf.sub(held, chosen))) as tf.Scalar),
-      commitmentLoss: tf.mean(tf.square(tf.sub(input, chosenHeld))) as tf.Scalar,
+      codebookLoss: this.config.ema || grid ? undefined : (tf.mean(tf.square(tf.sub(held, chosen))) as tf.Scalar),
+      // A grid's input is bounded already: nothing to commit to.
+      commitmentLoss: grid ? tf.scalar(0) : (tf.mean(tf.square(tf.sub(input, chosenHeld))) as tf.Scalar),
       // Factorized: straight-through inside the lookup space; the projections learn from the decoder's gradient.
       // Otherwise the next codebook sees what this one left; its error does not flow back into this one's choice.
       output: projection ? projection.up(tf.add(input, stopGradient(tf.sub(chosen, input)))) : chosenHeld,
@@ -274,12 +289,14 @@ export class ResidualVectorQuantizer {
   }
 
   private toLookupSpace(q: number, x: tf.Tensor2D): tf.Tensor2D {
-    return this.projections.length > 0 ? this.projections[q].down(x) : x;
+    if (this.projections.length === 0) return x;
+    const down = this.projections[q].down(x);
+    return this.config.fsqLevels ? ScalarCodebook.bound(down) : down;
   }
 
   /** Codebook q's entries for `codes`, in the latent space (projected up when factorized). */
   private toLatent(q: number, codes: tf.Tensor1D): tf.Tensor2D {
-    const e = this.codebooks[q].entriesOf(codes);
+    const e = this.tables[q].entriesOf(codes);
     return this.projections.length > 0 ? this.projections[q].up(e) : e;
   }
 }

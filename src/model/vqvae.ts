@@ -102,7 +102,9 @@ export class VqVae {
 
   /** loadArrays for a model grown from the one `arrays` came from: parameters for which `isNew` holds keep their fresh values. */
   loadArraysGrowing(arrays: NamedArrays, what: string, isNew: (name: string) => boolean): void {
-    const absent = this.params.restore(arrays, what, (name) => isNew(name) || ResidualVectorQuantizer.isTrainingState(name));
+    // A new parameter keeps its fresh value even where the saved model has one of the same name (recoded codebooks).
+    const kept = Object.fromEntries(Object.entries(arrays).filter(([name]) => !isNew(name)));
+    const absent = this.params.restore(kept, what, (name) => isNew(name) || ResidualVectorQuantizer.isTrainingState(name));
     // Inference weights carry no EMA statistics: start them from the loaded codebooks.
     if (absent.some(ResidualVectorQuantizer.isTrainingState)) this.quantizer.resetStatistics();
   }

@@ -60,6 +60,11 @@ export interface TrainOptions {
    * afresh (k-means on the first batch), since their entries were fitted to single frames.
    */
   recodeStrides?: number[];
+  /**
+   * With initFrom: replace the saved model's codebooks by scalar grids of these levels
+   * (QuantizerConfig.fsqLevels). The encoder and decoder keep their weights; the projections start fresh.
+   */
+  requantizeFsq?: number[];
 }
 
 /** Options a user changes (e.g. on --resume): loss weights and quantizer settings one by one. */

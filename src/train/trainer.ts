@@ -11,7 +11,7 @@ import { backendName } from '../backend.js';
 import { Codec } from '../codec.js';
 import { VqcodecError } from '../errors.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../io/atomic.js';
-import { validateConfig, type CodecConfig } from '../model/config.js';
+import { validateConfig, withFsq, type CodecConfig } from '../model/config.js';
 import { VqVae } from '../model/vqvae.js';
 import { evaluateClip, summarize, UsageCounter } from '../eval/evaluate.js';
 import { CHECKPOINT_FILE, codecOptimizer, loadCheckpoint, makeAdversary, saveCheckpoint, type RunState } from './checkpoint.js';
@@ -186,12 +186,14 @@ async function openRun(config: CodecConfig, options: TrainOptions, resume: boole
     if (head !== undefined && (saved.config.istftHead !== undefined || saved.config.spectral !== undefined)) throw new VqcodecError(`${dir} already ends in an inverse STFT`);
     if (head !== undefined) config = { ...config, istftHead: { ...head } };
     if (recode !== undefined) config = { ...config, quantizer: { ...config.quantizer, codeStrides: [...recode] } };
+    const fsq = o.requantizeFsq;
+    if (fsq !== undefined) config = { ...config, quantizer: withFsq(config.quantizer, fsq) };
     validateConfig(config);
     const model = new VqVae(config, o.seed, quantizer);
-    // Fresh: a grown trunk; a new head; with new strides, the codebooks (and their initialised flag, so k-means runs).
+    // Fresh: a grown trunk; a new head; with new strides or scalar codes, the quantizer (and its initialised flag, so k-means runs where it applies).
     const isNew = (name: string) =>
       (grow !== undefined && name.startsWith('decoder.trunk.')) ||
-      (growEncoder !== undefined && name.startsWith('encoder.trunk.')) || (head !== undefined && name.startsWith('decoder.head.')) || (recode !== undefined && name.startsWith('quantizer.'));
+      (growEncoder !== undefined && name.startsWith('encoder.trunk.')) || (head !== undefined && name.startsWith('decoder.head.')) || ((recode !== undefined || fsq !== undefined) && name.startsWith('quantizer.'));
     try {
       model.loadArraysGrowing(saved.inferenceArrays(), dir, isNew);
     } finally {
