@@ -27,6 +27,16 @@ export interface CodebookStatistics {
   sums: Float32Array;
 }
 
+/** Folds a batch's counts into a usage EMA (what perplexity and dead-code restarts read); returns the counts as integers. */
+export function trackUsage(usage: Float32Array, counts: Float32Array, decay: number): Int32Array {
+  const whole = new Int32Array(usage.length);
+  for (let k = 0; k < usage.length; k++) {
+    whole[k] = Math.round(counts[k]);
+    usage[k] = decay * usage[k] + (1 - decay) * counts[k];
+  }
+  return whole;
+}
+
 export class Codebook implements CodebookState {
   /** [K, D]; trainable when learned by the codebook loss. */
   readonly entries: tf.Variable;
@@ -115,13 +125,8 @@ export class Codebook implements CodebookState {
    * dead-code restarts onto `recent` residuals. Returns the integer counts.
    */
   applyStatistics(stats: CodebookStatistics, recent: tf.Tensor2D, random: () => number): Int32Array {
-    const { codebookSize: K, emaDecay: decay } = this.config;
     if (this.config.ema) this.updateByEma(stats);
-    const counts = new Int32Array(K);
-    for (let k = 0; k < K; k++) {
-      counts[k] = Math.round(stats.counts[k]);
-      this.usage[k] = decay * this.usage[k] + (1 - decay) * stats.counts[k];
-    }
+    const counts = trackUsage(this.usage, stats.counts, this.config.emaDecay);
     if (this.deadCodeThreshold > 0) this.restartDeadCodes(recent, random);
     return counts;
   }

@@ -9,7 +9,7 @@
  * usage EMA is kept only to report perplexity and dead codes like a learned codebook's.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { CodebookStatistics } from './codebook.js';
+import { trackUsage, type CodebookStatistics } from './codebook.js';
 
 export class ScalarCodebook {
   /** EMA of assignments per step [K] (reporting only). */
@@ -42,9 +42,14 @@ export class ScalarCodebook {
     return tf.sub(tf.div(tf.mul(digits, 2), steps), 1) as tf.Tensor2D;
   }
 
+  /** The mixed-radix code of digits [N, d]: int32 [N]. */
+  private codeOfDigits(digits: tf.Tensor2D): tf.Tensor1D {
+    return tf.sum(tf.mul(digits, tf.tensor1d(this.radix)), 1).toInt() as tf.Tensor1D;
+  }
+
   /** The code of the nearest grid point to each bounded row: int32 [N]. */
   codesOf(x: tf.Tensor2D): tf.Tensor1D {
-    return tf.tidy(() => tf.sum(tf.mul(this.digitsOf(x), tf.tensor1d(this.radix)), 1).toInt() as tf.Tensor1D);
+    return tf.tidy(() => this.codeOfDigits(this.digitsOf(x)));
   }
 
   /** The grid points of `codes`: [N, d]. */
@@ -61,7 +66,7 @@ export class ScalarCodebook {
   lookup(x: tf.Tensor2D): { chosen: tf.Tensor2D; codes: tf.Tensor1D } {
     return tf.tidy(() => {
       const digits = this.digitsOf(x);
-      return { chosen: this.valuesOf(digits), codes: tf.sum(tf.mul(digits, tf.tensor1d(this.radix)), 1).toInt() as tf.Tensor1D };
+      return { chosen: this.valuesOf(digits), codes: this.codeOfDigits(digits) };
     });
   }
 
@@ -74,12 +79,6 @@ export class ScalarCodebook {
 
   /** Tracks usage; returns the integer counts. */
   applyStatistics(stats: CodebookStatistics): Int32Array {
-    const counts = new Int32Array(this.size);
-    const decay = this.emaDecay;
-    for (let k = 0; k < this.size; k++) {
-      counts[k] = Math.round(stats.counts[k]);
-      this.usage[k] = decay * this.usage[k] + (1 - decay) * stats.counts[k];
-    }
-    return counts;
+    return trackUsage(this.usage, stats.counts, this.emaDecay);
   }
 }
