@@ -4,19 +4,14 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
-import { Codec } from '../src/codec.js';
-import { makeConfig, PRESETS, quantizerSettings } from '../src/model/config.js';
+import { makeConfig, quantizerSettings } from '../src/model/config.js';
 import { ParamStore } from '../src/model/params.js';
 import { ResidualVectorQuantizer } from '../src/model/quantizer.js';
 import { ScalarCodebook } from '../src/model/scalarCodebook.js';
-import { FIXTURES, PACKAGE_ROOT } from '../src/paths.js';
 import { Random } from '../src/train/random.js';
+import { withInitRun } from './support/initRun.js';
 
 before(async () => {
   await initBackend('cpu');
@@ -95,19 +90,8 @@ test('config: scalar levels must make codebookSize codes, be integers ≥ 2, and
 });
 
 test('train --init DIR --fsq requantizes a saved model: encoder and decoder carry over, the codes come from a grid, tokens round-trip', async () => {
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'vqcodec-fsq-'));
-  try {
-    const saved = Codec.create(makeConfig(PRESETS.tiny!), 4);
-    await saved.save(path.join(root, 'vq'));
-    await fs.mkdir(path.join(root, 'data'));
-    await fs.copyFile(path.join(FIXTURES, 'speech.wav'), path.join(root, 'data', 'speech.wav'));
-    const run = path.join(root, 'run');
-    // Learning rate ~0: what the run writes is the saved model's encoder and decoder, requantized.
-    const args = ['-q', 'train', '-d', path.join(root, 'data'), '-o', run, '--init', path.join(root, 'vq'), '--fsq', '2,2,3', '--lr', '1e-12'];
-    const common = ['--steps', '2', '--batch', '2', '--crop', '0.2', '--stft', '64,128,256', '--workers', '1', '--validate-every', '1000', '--log-every', '1'];
-    const r = spawnSync(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'vqcodec.js'), ...args, ...common], { encoding: 'utf8', env: { ...process.env, VQCODEC_BACKEND: 'wasm' } });
-    assert.equal(r.status, 0, r.stderr);
-    const trained = await Codec.load(path.join(run, 'model'));
+  // Learning rate ~0: what the run writes is the saved model's encoder and decoder, requantized.
+  await withInitRun(['--fsq', '2,2,3', '--lr', '1e-12'], ({ saved, trained, resume }) => {
     assert.deepEqual(trained.config.quantizer.fsqLevels, [2, 2, 3]);
     assert.equal(trained.config.quantizer.codebookSize, 12);
     for (const name of ['encoder.input.w', 'decoder.output.w']) {
@@ -121,12 +105,8 @@ test('train --init DIR --fsq requantizes a saved model: encoder and decoder carr
     const tokens = trained.encode(audio);
     assert.ok(tokens.codes.every((c) => c < 12));
     assert.equal(trained.decode(tokens).length, audio.length);
-    const resumed = spawnSync(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'vqcodec.js'), '-q', 'train', '-d', path.join(root, 'data'), '-o', run, '--resume', '--fsq', '2,2,3'], { encoding: 'utf8' });
+    const resumed = resume(['--fsq', '2,2,3']);
     assert.notEqual(resumed.status, 0);
     assert.match(resumed.stderr.trim(), /^vqcodec: --fsq shapes a new run/);
-    saved.dispose();
-    trained.dispose();
-  } finally {
-    await fs.rm(root, { recursive: true, force: true });
-  }
+  });
 });

@@ -6,9 +6,7 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
@@ -18,8 +16,8 @@ import { bitrate, makeConfig, PRESETS, quantizerSettings } from '../src/model/co
 import { ParamStore } from '../src/model/params.js';
 import { ResidualVectorQuantizer, repeatOverWindows, windowMeans } from '../src/model/quantizer.js';
 import { codeLevels, codeStridesProblem, firstUnrepeatedCode, fromStreams, storedCodeCount, toStreams } from '../src/tokens/codeStrides.js';
-import { FIXTURES, PACKAGE_ROOT } from '../src/paths.js';
 import { Random } from '../src/train/random.js';
+import { withInitRun } from './support/initRun.js';
 
 before(async () => {
   await initBackend('wasm');
@@ -139,18 +137,7 @@ test('a grown model keeps the fresh value of a new parameter even where the save
 });
 
 test('train --init DIR --code-strides recodes a saved model: its weights carry over, its codebooks restart, its tokens are multi-rate', async () => {
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'vqcodec-multirate-'));
-  try {
-    const saved = Codec.create(makeConfig(PRESETS.tiny!), 4);
-    await saved.save(path.join(root, 'flat'));
-    await fs.mkdir(path.join(root, 'data'));
-    await fs.copyFile(path.join(FIXTURES, 'speech.wav'), path.join(root, 'data', 'speech.wav'));
-    const run = path.join(root, 'run');
-    const args = ['train', '-d', path.join(root, 'data'), '-o', run, '--init', path.join(root, 'flat'), '--code-strides', '4,2,1'];
-    const common = ['--steps', '2', '--batch', '2', '--crop', '0.2', '--stft', '64,128,256', '--workers', '1', '--validate-every', '1000', '--log-every', '1'];
-    const r = spawnSync(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'vqcodec.js'), '-q', ...args, ...common], { encoding: 'utf8', env: { ...process.env, VQCODEC_BACKEND: 'wasm' } });
-    assert.equal(r.status, 0, r.stderr);
-    const trained = await Codec.load(path.join(run, 'model'));
+  await withInitRun(['--code-strides', '4,2,1'], async ({ saved, trained, run, resume }) => {
     assert.deepEqual(trained.config.quantizer.codeStrides, [4, 2, 1]);
     assert.deepEqual(trained.encode(speechClip()).codeStrides, [4, 2, 1]);
     const log = (await fs.readFile(path.join(run, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; perplexity?: number[] });
@@ -159,14 +146,10 @@ test('train --init DIR --code-strides recodes a saved model: its weights carry o
     const before = saved.model.params.get('quantizer.codebook0').dataSync();
     const after = trained.model.params.get('quantizer.codebook0').dataSync();
     assert.notDeepEqual(Array.from(after), Array.from(before));
-    const resumed = spawnSync(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'vqcodec.js'), '-q', 'train', '-d', path.join(root, 'data'), '-o', run, '--resume', '--code-strides', '4,2,1'], { encoding: 'utf8' });
+    const resumed = resume(['--code-strides', '4,2,1']);
     assert.notEqual(resumed.status, 0);
     assert.match(resumed.stderr.trim(), /^vqcodec: --code-strides shapes a new run/);
-    saved.dispose();
-    trained.dispose();
-  } finally {
-    await fs.rm(root, { recursive: true, force: true });
-  }
+  });
 });
 
 /** 0.5 s of a sine mix (any audio will do for the codes' shape). */
