@@ -2,7 +2,8 @@
  * The decoder's wide frame-rate trunk (CodecConfig.decoderTrunk): growing a trained model by it
  * changes nothing until it trains (its output projection starts at zero); its receptive field
  * is counted, so chunked decoding still equals whole decoding; and `train --init DIR
- * --add-decoder-trunk CxN` fine-tunes the grown model.
+ * --add-decoder-trunk CxN` fine-tunes the grown model. Deepening a trained trunk
+ * (`--deepen-decoder-trunk N`) also starts as the identity.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,10 +12,11 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { loadAudio } from '../src/audio/load.js';
 import { Codec } from '../src/codec.js';
-import { makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
+import { DEFAULT_QUANTIZER_TRAINING, makeConfig, PRESETS, type CodecConfig } from '../src/model/config.js';
 import { VqVae } from '../src/model/vqvae.js';
 import { FIXTURES } from '../src/paths.js';
 import { Random } from '../src/train/random.js';
+import { grownModel } from '../src/train/grow.js';
 
 const BASE: CodecConfig = makeConfig({ ...PRESETS.tiny, channels: 2, maxChannels: 8 });
 const TRUNK = { channels: 16, blocks: 4, kernelSize: 3 };
@@ -75,4 +77,35 @@ test('a model grown by an encoder trunk codes and decodes exactly as the model i
   a.dispose();
   b.dispose();
   trained.dispose();
+});
+
+test('deepening a trained trunk by identity units decodes exactly as before; the new units then train', () => {
+  const codec = Codec.create({ ...BASE, decoderTrunk: TRUNK }, 5);
+  // A trained trunk: non-zero output, so the old units matter.
+  const random = new Random(3);
+  const out = codec.model.params.get('decoder.trunk.out.w');
+  out.assign(tf.tensor(Float32Array.from({ length: out.size }, () => random.next() - 0.5), out.shape));
+  const deeper = Codec.fromModel(grownModel(codec.model, { seed: 8, deepenDecoderTrunk: 3 }, 'saved', DEFAULT_QUANTIZER_TRAINING));
+  assert.equal(deeper.model.config.decoderTrunk?.blocks, TRUNK.blocks + 3);
+  const tokens = codec.encode(speech);
+  const deeperTokens = deeper.encode(speech);
+  assert.deepEqual(deeperTokens.codes, tokens.codes, 'the codes do not change');
+  assert.deepEqual(deeper.decode(deeperTokens), codec.decode(tokens), 'identity units change nothing');
+  // The new units' first layers are fresh (not zero), so once their last layers move they reach the output.
+  const arrays = deeper.model.inferenceArrays();
+  assert.ok(arrays[`decoder.trunk.unit${TRUNK.blocks}.dilated.w`]!.data.some((v) => v !== 0));
+  assert.ok(arrays[`decoder.trunk.unit${TRUNK.blocks + 2}.pointwise.w`]!.data.every((v) => v === 0));
+  assert.deepEqual(arrays['decoder.trunk.unit0.pointwise.w']!.data, codec.model.inferenceArrays()['decoder.trunk.unit0.pointwise.w']!.data, 'old units keep their weights');
+  const pw = deeper.model.params.get(`decoder.trunk.unit${TRUNK.blocks}.pointwise.w`);
+  pw.assign(tf.tensor(Float32Array.from({ length: pw.size }, () => random.next() - 0.5), pw.shape));
+  const moved = Codec.fromModel(deeper.model);
+  assert.notDeepEqual(moved.decode(moved.encode(speech)), codec.decode(tokens));
+  codec.dispose();
+  deeper.dispose();
+});
+
+test('deepening a model without a trunk is refused, naming the folder', () => {
+  const base = new VqVae(BASE, 3);
+  assert.throws(() => grownModel(base, { seed: 1, deepenDecoderTrunk: 2 }, 'models/x', DEFAULT_QUANTIZER_TRAINING), /models\/x has no decoder trunk to deepen/);
+  base.dispose();
 });

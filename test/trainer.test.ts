@@ -403,6 +403,25 @@ test('train --init DIR --istft-head --decoder-only: the decoder ends in an iSTFT
   }
 });
 
+test('train --init DIR --deepen-decoder-trunk --decoder-only: the new units train from the identity; the codes stay the same', async () => {
+  const source = path.join(root, 'runA', 'model');
+  const trunk = { channels: 8, blocks: 2, kernelSize: 3 };
+  const withTrunk = await train(CONFIG, options(path.join(root, 'decoder-trunk'), { steps: 1, initFrom: source, addDecoderTrunk: trunk }), false);
+  const trunkDir = path.join(root, 'decoder-trunk-model');
+  await withTrunk.save(trunkDir);
+  const deeper = await train(CONFIG, options(path.join(root, 'decoder-trunk-deeper'), { steps: 2, initFrom: trunkDir, deepenDecoderTrunk: 2, decoderOnly: true }), false);
+  try {
+    assert.deepEqual(deeper.config.decoderTrunk, { ...trunk, blocks: 4 });
+    const after = deeper.model.inferenceArrays();
+    assert.ok(after['decoder.trunk.unit3.pointwise.w']!.data.some((v) => v !== 0), 'a new unit, zero at first, has trained');
+    const before = withTrunk.model.inferenceArrays();
+    for (const name of Object.keys(after).filter((n) => !n.startsWith('decoder.'))) assert.deepEqual(after[name]!.data, before[name]!.data, `${name} is frozen`);
+  } finally {
+    withTrunk.dispose();
+    deeper.dispose();
+  }
+});
+
 test('train --init DIR --add-encoder-trunk: the grown encoder trains from the saved weights; growing twice is refused', async () => {
   const source = path.join(root, 'runA', 'model');
   const run = path.join(root, 'encoder-trunk');

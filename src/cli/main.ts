@@ -173,6 +173,7 @@ function program(): Command {
     .option('--code-strides <list>', 'multi-rate codes: frames per code of each codebook, coarse first, e.g. 4,4,2,1,1,1,1,1 (with --init: recode the saved model, codebooks restarting by k-means)')
     .option('--fsq <levels>', 'finite scalar quantization: each codebook a fixed grid of these levels per dimension, e.g. 8,5,5,5 (1000 codes); with --init: requantize the saved model, its encoder and decoder kept')
     .option('--add-decoder-trunk <CxN>', 'with --init: grow the decoder by a wide residual trunk at the frame rate, C channels × N units (e.g. 256x6), starting as the identity')
+    .option('--deepen-decoder-trunk <n>', 'with --init: append n residual units to the saved decoder trunk, each starting as the identity (the codes stay the same)')
     .option('--add-encoder-trunk <CxN>', 'with --init: grow the encoder by a wide residual trunk at the frame rate before the quantizer, C channels × N units (e.g. 256x4), starting as the identity')
     .option('--decoder-only', 'train the decoder alone: the encoder and codebooks stay as they are (with --init, the codes of every file stay the same)')
     .option('--istft-head <WxC>', 'with --init: end the decoder at the frame rate in an inverse STFT of window W samples from C hidden channels (e.g. 1280x512), replacing its upsampling stages')

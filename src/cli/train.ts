@@ -36,6 +36,7 @@ export interface TrainCommandOptions extends GlobalOptions {
   plot?: boolean;
   addDecoderTrunk?: string;
   addEncoderTrunk?: string;
+  deepenDecoderTrunk?: string;
   istftHead?: string;
   decoderOnly?: boolean;
   codeStrides?: string;
@@ -108,6 +109,13 @@ function trunkOption(flag: string, value: string): TrunkConfig {
   return { channels: Number(m[1]), blocks: Number(m[2]), kernelSize: 3 };
 }
 
+/** --deepen-decoder-trunk N: a count of at least 1. */
+function unitsOption(value: string): number {
+  const n = intOption('--deepen-decoder-trunk', value) ?? 0;
+  if (n < 1) throw new VqcodecError(`--deepen-decoder-trunk must be at least 1 (got '${value}')`);
+  return n;
+}
+
 /** --istft-head 1280x512 (STFT window in samples × hidden channels). */
 function istftHeadOption(value: string): IstftHeadConfig {
   const m = /^(\d+)x(\d+)$/.exec(value);
@@ -155,12 +163,15 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     ...(options.init !== undefined ? { initFrom: options.init } : {}),
     ...(options.addDecoderTrunk !== undefined ? { addDecoderTrunk: trunkOption('--add-decoder-trunk', options.addDecoderTrunk) } : {}),
     ...(options.addEncoderTrunk !== undefined ? { addEncoderTrunk: trunkOption('--add-encoder-trunk', options.addEncoderTrunk) } : {}),
+    ...(options.deepenDecoderTrunk !== undefined ? { deepenDecoderTrunk: unitsOption(options.deepenDecoderTrunk) } : {}),
     ...(codeStrides !== undefined && options.init !== undefined ? { recodeStrides: codeStrides } : {}),
     ...(fsqLevels !== undefined && options.init !== undefined ? { requantizeFsq: fsqLevels } : {}),
     ...(options.istftHead !== undefined ? { istftHead: istftHeadOption(options.istftHead) } : {}),
     ...(options.decoderOnly === true ? { decoderOnly: true } : {}),
   };
   if (options.addDecoderTrunk !== undefined && options.init === undefined) throw new VqcodecError('--add-decoder-trunk grows the model of --init: give --init MODEL_DIR');
+  if (options.deepenDecoderTrunk !== undefined && options.init === undefined) throw new VqcodecError('--deepen-decoder-trunk grows the model of --init: give --init MODEL_DIR');
+  if (options.deepenDecoderTrunk !== undefined && options.addDecoderTrunk !== undefined) throw new VqcodecError('--deepen-decoder-trunk deepens an existing trunk; --add-decoder-trunk adds one: give one');
   if (options.addEncoderTrunk !== undefined && options.init === undefined) throw new VqcodecError('--add-encoder-trunk grows the model of --init: give --init MODEL_DIR');
   if (options.addEncoderTrunk !== undefined && options.decoderOnly === true) throw new VqcodecError('--add-encoder-trunk grows the encoder, which --decoder-only freezes: give one');
   if (options.decoderOnly === true && options.resume) throw new VqcodecError('--decoder-only shapes a new run (a resumed run keeps its own): leave it out with --resume');

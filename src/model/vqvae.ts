@@ -109,6 +109,14 @@ export class VqVae {
     if (absent.some(ResidualVectorQuantizer.isTrainingState)) this.quantizer.resetStatistics();
   }
 
+  /** Sets the named parameters to zero (a grown layer that should start by adding nothing). */
+  zeroParams(which: (name: string) => boolean): void {
+    for (const name of this.params.names().filter(which)) {
+      const v = this.params.get(name);
+      v.assign(tf.zerosLike(v));
+    }
+  }
+
   /**
    * Trains the decoder alone (as Vocos trains on EnCodec's frozen codes): the encoder takes no
    * gradients and the codebooks no EMA updates or restarts.

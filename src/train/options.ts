@@ -47,6 +47,11 @@ export interface TrainOptions {
   /** With initFrom: grow the saved model's encoder by a trunk (CodecConfig.encoderTrunk), starting as the identity. */
   addEncoderTrunk?: TrunkConfig;
   /**
+   * With initFrom: append this many residual units to the saved model's decoder trunk. Each new unit
+   * starts as the identity (its last layer zero), so the deepened model decodes exactly as the saved one.
+   */
+  deepenDecoderTrunk?: number;
+  /**
    * With initFrom: end the saved model's decoder at the frame rate in an inverse-STFT head
    * (CodecConfig.istftHead), dropping its upsampling stages. The encoder, codebooks and the
    * decoder's frame-rate layers keep their weights; the head starts fresh.

@@ -11,13 +11,14 @@ import { backendName } from '../backend.js';
 import { Codec } from '../codec.js';
 import { VqcodecError } from '../errors.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../io/atomic.js';
-import { validateConfig, withFsq, type CodecConfig } from '../model/config.js';
+import { validateConfig, type CodecConfig } from '../model/config.js';
 import { VqVae } from '../model/vqvae.js';
 import { evaluateClip, summarize, UsageCounter } from '../eval/evaluate.js';
 import { CHECKPOINT_FILE, codecOptimizer, loadCheckpoint, makeAdversary, saveCheckpoint, type RunState } from './checkpoint.js';
 import { CropSampler, evenlySpaced, listAudio, loadClips, type Clip, type FileLists } from './data.js';
 import { LOSS_PARTS, usesDiscriminator, type LossPart } from './lossTerms.js';
 import { learningRateAt, validateTrainOptions, type TrainChanges, type TrainOptions } from './options.js';
+import { grownModel } from './grow.js';
 import { DataParallel } from './parallel.js';
 import { Random } from './random.js';
 import { RunLog, type SkipLog, type StepLog, type ValidLog } from './runLog.js';
@@ -175,32 +176,13 @@ async function openRun(config: CodecConfig, options: TrainOptions, resume: boole
     const quantizer = { ...o.quantizer, ...saved.training, ...given.quantizer };
     const withSettings = { ...o, quantizer };
     validateTrainOptions(withSettings);
-    const grow = o.addDecoderTrunk;
-    const recode = o.recodeStrides;
-    if (grow !== undefined && saved.config.decoderTrunk !== undefined) throw new VqcodecError(`${dir} already has a decoder trunk`);
-    let config = grow === undefined ? saved.config : { ...saved.config, decoderTrunk: { ...grow } };
-    const growEncoder = o.addEncoderTrunk;
-    if (growEncoder !== undefined && saved.config.encoderTrunk !== undefined) throw new VqcodecError(`${dir} already has an encoder trunk`);
-    if (growEncoder !== undefined) config = { ...config, encoderTrunk: { ...growEncoder } };
-    const head = o.istftHead;
-    if (head !== undefined && (saved.config.istftHead !== undefined || saved.config.spectral !== undefined)) throw new VqcodecError(`${dir} already ends in an inverse STFT`);
-    if (head !== undefined) config = { ...config, istftHead: { ...head } };
-    if (recode !== undefined) config = { ...config, quantizer: { ...config.quantizer, codeStrides: [...recode] } };
-    const fsq = o.requantizeFsq;
-    if (fsq !== undefined) config = { ...config, quantizer: withFsq(config.quantizer, fsq) };
-    validateConfig(config);
-    const model = new VqVae(config, o.seed, quantizer);
-    // Fresh: a grown trunk; a new head; with new strides or scalar codes, the quantizer (and its initialised flag, so k-means runs where it applies).
-    const isNew = (name: string) =>
-      (grow !== undefined && name.startsWith('decoder.trunk.')) ||
-      (growEncoder !== undefined && name.startsWith('encoder.trunk.')) || (head !== undefined && name.startsWith('decoder.head.')) || ((recode !== undefined || fsq !== undefined) && name.startsWith('quantizer.'));
     try {
-      model.loadArraysGrowing(saved.inferenceArrays(), dir, isNew);
+      const model = grownModel(saved, o, dir, quantizer);
+      await runLog.create();
+      return { model, options: withSettings };
     } finally {
       saved.dispose();
     }
-    await runLog.create();
-    return { model, options: withSettings };
   }
 }
 
