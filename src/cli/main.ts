@@ -122,7 +122,7 @@ function program(): Command {
     .option('--seed <n>', 'random seed')
     .option('--resume', 'continue the run in --out from its checkpoint')
     .option('--init <prior-dir>', "start from a saved prior's weights and shape (fine-tuning it, e.g. on the tokens of a retrained codec; fresh optimizer)")
-    .option('--workers <n>', 'data-parallel worker threads (default: cores, at most 2)')
+    .option('--workers <n>', "data-parallel worker threads (default: cores, at most 2; on --resume, the run's own)")
     .option('--file-starts <fraction>', "fraction of training windows that begin at their file's start, as entropy coding reads files (default 0: windows anywhere)")
     .option('--add-layers <n>', 'with --init: append n Transformer blocks, each starting as the identity (a deeper prior that starts where the saved one is)')
     .action((o) => priorTrainCommand({ ...globals(), ...o }));
@@ -167,7 +167,7 @@ function program(): Command {
     .option('--validate-every <n>', 'steps between validations')
     .option('--checkpoint-every <n>', 'steps between checkpoints')
     .option('--seed <n>', 'random seed')
-    .option('--workers <n>', 'data-parallel worker threads (default: cores, at most 2)')
+    .option('--workers <n>', "data-parallel worker threads (default: cores, at most 2; on --resume, the run's own)")
     .option('--resume', 'continue the run in --out from its checkpoint')
     .option('--init <model-dir>', 'start from a saved model\'s weights and config (fine-tuning; fresh optimizer)')
     .option('--code-strides <list>', 'multi-rate codes: frames per code of each codebook, coarse first, e.g. 4,4,2,1,1,1,1,1 (with --init: recode the saved model, codebooks restarting by k-means)')

@@ -60,7 +60,8 @@ export async function priorTrainCommand(options: PriorTrainCommandOptions): Prom
     dropout: numberOption('--dropout', options.dropout) ?? d.dropout,
     seed: intOption('--seed', options.seed) ?? d.seed,
     ...(options.init !== undefined ? { initFrom: options.init } : {}),
-    workers: intOption('--workers', options.workers) ?? DEFAULT_TRAIN_OPTIONS.workers,
+    // On --resume the run keeps its own workers unless --workers is given.
+    ...(options.workers !== undefined || !options.resume ? { workers: intOption('--workers', options.workers) ?? DEFAULT_TRAIN_OPTIONS.workers } : {}),
     ...(options.fileStarts !== undefined ? { fileStarts: numberOption('--file-starts', options.fileStarts) } : {}),
     ...(options.addLayers !== undefined ? { addLayers: intOption('--add-layers', options.addLayers) } : {}),
   };

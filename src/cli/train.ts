@@ -78,13 +78,13 @@ function givenLossWeights(options: TrainCommandOptions): Partial<TrainOptions['l
   return weights;
 }
 
-/** The total steps of the run in outDir, from its train.json (undefined when there is none). */
-async function savedSteps(outDir: string): Promise<number | undefined> {
+/** One of the run's own options in outDir (its total steps, its workers), from its train.json (undefined when there is none). */
+async function savedOption(outDir: string, name: 'steps' | 'workers'): Promise<number | undefined> {
   const text = await fs.readFile(path.join(outDir, 'train.json'), 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
   try {
-    const steps = (JSON.parse(text) as { options?: { steps?: unknown } }).options?.steps;
-    return typeof steps === 'number' ? steps : undefined;
+    const value = (JSON.parse(text) as { options?: Record<string, unknown> }).options?.[name];
+    return typeof value === 'number' ? value : undefined;
   } catch {
     return undefined;
   }
@@ -147,7 +147,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     data: options.data,
     outDir: options.out,
     // On --resume the run keeps its own total steps (and so its schedule) unless --steps is given.
-    steps: intOption('--steps', options.steps) ?? (options.resume ? await savedSteps(options.out) : undefined) ?? d.steps,
+    steps: intOption('--steps', options.steps) ?? (options.resume ? await savedOption(options.out, 'steps') : undefined) ?? d.steps,
     batchSize: intOption('--batch', options.batch) ?? d.batchSize,
     cropSeconds: numberOption('--crop', options.crop) ?? d.cropSeconds,
     learningRate: numberOption('--lr', options.lr) ?? d.learningRate,
@@ -157,7 +157,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<void> 
     validateEvery: intOption('--validate-every', options.validateEvery) ?? d.validateEvery,
     checkpointEvery: intOption('--checkpoint-every', options.checkpointEvery) ?? d.checkpointEvery,
     seed: intOption('--seed', options.seed) ?? d.seed,
-    workers: intOption('--workers', options.workers) ?? d.workers,
+    workers: intOption('--workers', options.workers) ?? (options.resume ? await savedOption(options.out, 'workers') : undefined) ?? d.workers,
     lossWeights: { ...d.lossWeights, ...givenLossWeights(options) },
     quantizer: { ...d.quantizer, ...training, ...quantizerFlags },
     ...(options.init !== undefined ? { initFrom: options.init } : {}),
